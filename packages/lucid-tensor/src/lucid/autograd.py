@@ -1,0 +1,172 @@
+"""Reverse-mode automatic differentiation over a dynamic graph.
+
+Every op that produces a tensor from inputs that require gradients attaches a ``Node``
+to its output: the op's name, its parent tensors and a ``backward`` closure written next
+to the op's forward (see ``lucid.function.op``). ``backward`` maps the gradient of the
+output, ``g = dL/dout``, to the gradients of the parents, ``dL/dx_i``.
+
+``Tensor.backward`` walks the nodes in reverse topological order, summing the gradients
+that reach each node, un-broadcasting them to each parent's shape, and accumulates into
+the ``.grad`` of the leaves. The graph is freed afterwards unless ``retain_graph=True``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+import mlx.core as mx
+
+from .errors import GradError
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return _mode.enabled
+
+
+class _SetGradEnabled:
+    """Context manager and decorator that sets whether ops record the graph."""
+
+    def __init__(self, enabled: bool):
+        self._enabled = enabled
+
+    def __enter__(self):
+        self._prev = _mode.enabled
+        _mode.enabled = self._enabled
+        return self
+
+    def __exit__(self, *exc):
+        _mode.enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)(self._enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_SetGradEnabled):  # noqa: N801 - PyTorch's name
+    """``with lucid.no_grad():`` or ``@lucid.no_grad()``: ops record no graph."""
+
+    def __init__(self):
+        super().__init__(False)
+
+    def __call__(self, fn):
+        return _SetGradEnabled(False)(fn)
+
+
+class enable_grad(_SetGradEnabled):  # noqa: N801
+    """Re-enables graph recording inside a ``no_grad`` region."""
+
+    def __init__(self):
+        super().__init__(True)
+
+    def __call__(self, fn):
+        return _SetGradEnabled(True)(fn)
+
+
+class set_grad_enabled(_SetGradEnabled):  # noqa: N801
+    pass
+
+
+class Node:
+    """One recorded op: ``backward(g) -> (grad of parent 0, grad of parent 1, ...)``."""
+
+    __slots__ = ("name", "parents", "backward", "retained")
+
+    def __init__(self, name, parents, backward):
+        self.name = name
+        self.parents = parents  # tuple: Tensor or None (an input that needs no grad)
+        self.backward = backward
+        self.retained = None  # the output tensor, when it called retain_grad()
+
+    def __repr__(self):
+        return f"<{self.name}Backward>"
+
+
+def sum_to_shape(g: mx.array, shape: tuple) -> mx.array:
+    """Undo broadcasting: sum ``g`` over the axes along which ``shape`` was expanded."""
+    if g.shape == tuple(shape):
+        return g
+    lead = g.ndim - len(shape)
+    axes = list(range(lead))
+    axes += [lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1]
+    if axes:
+        g = mx.sum(g, axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _topological_order(root: Node) -> list[Node]:
+    order, seen, stack = [], {id(root)}, [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for p in node.parents:
+            child = None if p is None else p._node
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                stack.append((child, False))
+    order.reverse()
+    return order
+
+
+def run_backward(root, gradient: mx.array, retain_graph: bool) -> None:
+    """Propagate ``gradient`` (dL/droot) from tensor ``root`` to every leaf's ``.grad``."""
+    if root._node is None:
+        _accumulate_leaf(root, gradient)
+        return
+    if root._node.backward is None:
+        raise GradError(
+            "backward through the graph a second time: its buffers were freed by the first "
+            "backward; pass retain_graph=True to the first call if you need this"
+        )
+    grads = {id(root._node): gradient}
+    order = _topological_order(root._node)
+    with no_grad():
+        for node in order:
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node.retained is not None:
+                _accumulate_leaf(node.retained, g)
+            if node.backward is None:
+                raise GradError(f"backward through {node.name} a second time: the graph was freed")
+            parent_grads = node.backward(g)
+            for parent, pg in zip(node.parents, parent_grads):
+                if parent is None or pg is None or not parent.requires_grad:
+                    continue
+                if not isinstance(pg, mx.array):
+                    pg = mx.array(pg)
+                pg = sum_to_shape(pg, parent.shape)
+                if pg.dtype != parent.dtype:
+                    pg = pg.astype(parent.dtype)
+                if parent._node is None:
+                    _accumulate_leaf(parent, pg)
+                else:
+                    key = id(parent._node)
+                    grads[key] = pg if key not in grads else grads[key] + pg
+            if not retain_graph:
+                node.backward = None
+                node.parents = ()
+
+
+def _accumulate_leaf(t, g: mx.array) -> None:
+    from .tensor import Tensor
+
+    if t.grad is None:
+        t.grad = Tensor._wrap(g, t.device)
+    else:
+        t.grad = Tensor._wrap(t.grad.data + g, t.device)

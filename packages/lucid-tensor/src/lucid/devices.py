@@ -1,0 +1,55 @@
+"""Devices are MLX's: ``"cpu"`` and ``"gpu"`` (Metal on macOS, CUDA with ``mlx[cuda]``).
+
+A tensor remembers its device; every op runs on the device of its inputs, and inputs on
+different devices are an error. ``"cuda"`` and ``"mps"`` are accepted as names of the GPU.
+"""
+
+import functools
+
+import mlx.core as mx
+
+from .errors import DeviceError
+
+_ALIASES = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "mps": "gpu", "metal": "gpu"}
+_default = "cpu"
+
+
+@functools.cache
+def gpu_available() -> bool:
+    try:
+        return bool(mx.is_available(mx.gpu))
+    except Exception:  # older MLX without is_available
+        return False
+
+
+def canonical(device) -> str:
+    """Normalise a device name to ``"cpu"`` or ``"gpu"``, checking it exists here."""
+    if device is None:
+        return _default
+    key = str(device).split(":")[0].lower()
+    if key.startswith("device(") or key.startswith("device "):  # an mx.Device
+        key = "gpu" if "gpu" in key else "cpu"
+    if key not in _ALIASES:
+        raise DeviceError(f"unknown device {device!r}; expected 'cpu' or 'gpu'")
+    dev = _ALIASES[key]
+    if dev == "gpu" and not gpu_available():
+        raise DeviceError(
+            "device 'gpu' was asked for but MLX has no GPU here "
+            "(on Linux install mlx[cuda] with an NVIDIA GPU; on macOS Apple silicon is needed)"
+        )
+    return dev
+
+
+def mx_device(device: str) -> mx.Device:
+    return mx.gpu if device == "gpu" else mx.cpu
+
+
+def set_default_device(device) -> None:
+    """Device for new tensors when none is given (``"cpu"`` unless set)."""
+    global _default
+    _default = canonical(device)
+    mx.set_default_device(mx_device(_default))
+
+
+def get_default_device() -> str:
+    return _default
