@@ -1,0 +1,25 @@
+"""``lucid.nn``: modules, layers, losses, initialisers and functional ops.
+
+    import lucid.nn as nn
+    import lucid.nn.functional as F
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(784, 10)
+
+        def forward(self, x):
+            return self.fc(x)
+"""
+
+from . import functional, init, utils
+from .containers import ModuleDict, ModuleList, Sequential
+from .layers import *  # noqa: F401,F403
+from .layers import __all__ as _layers
+from .module import IncompatibleKeys, Module, StateDictError
+from .parameter import Parameter
+
+__all__ = [
+    "IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
+    "StateDictError", "functional", "init", "utils", *_layers,
+]

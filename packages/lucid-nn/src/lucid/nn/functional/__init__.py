@@ -1,0 +1,29 @@
+"""``lucid.nn.functional`` (``import lucid.nn.functional as F``): every layer as a function.
+
+Ops written here carry their own backward (linear, batch/layer/group norm, gelu, silu,
+leaky_relu, the losses); the rest are the engine's ops under PyTorch's functional names.
+"""
+
+from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
+from .basic import dropout, embedding, one_hot, pad
+from .batch_norm import batch_norm
+from .conv import conv1d, conv2d, conv_transpose2d
+from .linear import linear
+from .loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
+from .normalization import group_norm, layer_norm
+from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+
+__all__ = [
+    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "conv1d", "conv2d", "conv_transpose2d",
+    "cross_entropy", "dropout", "embedding", "gelu", "group_norm", "l1_loss", "layer_norm",
+    "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "one_hot",
+    "pad", "relu", "sigmoid", "silu", "softmax", "tanh",
+]

@@ -1,0 +1,128 @@
+"""Batch normalisation as one op with a closed-form backward.
+
+Per channel c, over the N elements of the batch and spatial axes:
+
+    mean = sum(x) / N,   var = sum((x - mean)^2) / N   (biased),   r = 1 / sqrt(var + eps)
+    scale = w r,   y = (x - mean) * scale + b
+
+The per-channel ``scale`` is computed once, so the elementwise work is one multiply-add
+per element (on ``x - mean``, which the variance needed anyway); with running statistics
+it is ``y = x * scale + shift``, ``shift = b - mean * scale``. Backward, with
+``xhat = (x - mean) r``, ``sg = sum(g)`` and ``sgx = sum(g * xhat)`` per channel:
+
+    db = sg,   dw = sgx,   dx = scale * (g - sg / N - xhat * sgx / N)
+
+(with running statistics, mean and r are constants and dx = scale * g). The running
+estimates use the unbiased variance ``var * N / (N - 1)``, as PyTorch does.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+from lucid.errors import ShapeError
+from lucid.function import op
+from lucid.tensor import Tensor
+
+
+def _layout(x):
+    """Reduction axes and the broadcast shape of a per-channel vector for ``x`` (N, C, *)."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    return axes, shape
+
+
+def _affine(x, r, mean, weight, bias, shape):
+    """Per-channel ``scale`` and ``shift`` so that y = x * scale + shift."""
+    scale = r if weight is None else r * weight.reshape(shape)
+    shift = -mean * scale
+    if bias is not None:
+        shift = shift + bias.reshape(shape)
+    return scale.astype(x.dtype), shift.astype(x.dtype)
+
+
+@op("batch_norm")
+def _batch_norm_train(x, weight, bias, eps=1e-5, stats=None):
+    """Normalise with the batch's statistics; ``stats`` receives ``mean`` and ``var``."""
+    axes, shape = _layout(x)
+    n = x.size // x.shape[1]
+    mean = mx.mean(x, axis=axes, keepdims=True)
+    xc = x - mean
+    var = mx.mean(mx.square(xc), axis=axes, keepdims=True)
+    r = mx.rsqrt(var + eps)
+    scale = (r if weight is None else r * weight.reshape(shape)).astype(x.dtype)
+    out = xc * scale
+    if bias is not None:
+        out = out + bias.reshape(shape).astype(x.dtype)
+    if stats is not None:
+        stats["mean"], stats["var"] = mean.reshape(-1), var.reshape(-1)
+
+    def backward(g):
+        sg = mx.sum(g, axis=axes, keepdims=True)
+        xc = x - mean
+        sgx = mx.sum(g * xc, axis=axes, keepdims=True) * r  # sum(g * xhat)
+        # dx = scale*g - scale*sg/N - xc * scale*r*sgx/N
+        k = (scale * r * sgx) / n
+        c = (scale * sg) / n
+        dx = scale * g - (xc * k + c)
+        dw = sgx.reshape(-1) if weight is not None else None
+        db = sg.reshape(-1) if bias is not None else None
+        return dx, dw, db
+
+    return out, backward
+
+
+@op("batch_norm")
+def _batch_norm_eval(x, weight, bias, running_mean=None, running_var=None, eps=1e-5):
+    """Normalise with fixed statistics: an affine map per channel."""
+    axes, shape = _layout(x)
+    mean = running_mean.reshape(shape).astype(mx.float32)
+    r = mx.rsqrt(running_var.reshape(shape).astype(mx.float32) + eps)
+    scale, shift = _affine(x, r, mean, weight, bias, shape)
+    out = x * scale + shift
+
+    def backward(g):
+        dx = g * scale
+        dw = db = None
+        if weight is not None:
+            dw = (mx.sum(g * (x - mean.astype(x.dtype)), axis=axes) * r.reshape(-1))
+        if bias is not None:
+            db = mx.sum(g, axis=axes)
+        return dx, dw, db
+
+    return out, backward
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over axis 1 of ``(N, C)``, ``(N, C, L)`` or ``(N, C, H, W)``.
+
+    ``training=True`` (or no running statistics) normalises with the batch's statistics and,
+    when running statistics are given, updates them in place without recording a graph:
+    ``running = (1 - momentum) * running + momentum * batch_stat``.
+    """
+    if input.ndim < 2:
+        raise ShapeError(f"batch_norm: input must be (N, C, *), got shape {input.shape}")
+    c = input.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        if t is not None and t.shape != (c,):
+            raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({c},) for "
+                             f"input of shape {input.shape}")
+    if not training and running_mean is not None and running_var is not None:
+        return _batch_norm_eval(input, weight, bias, running_mean=running_mean.data,
+                                running_var=running_var.data, eps=eps)
+    n = input.numel() // max(c, 1)
+    if n <= 1:
+        raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {input.shape}")
+    stats = {}
+    out = _batch_norm_train(input, weight, bias, eps=eps, stats=stats)
+    if training and running_mean is not None and running_var is not None:
+        m = momentum
+        mean, var = stats["mean"], stats["var"] * (n / (n - 1))
+        new_mean = (1 - m) * running_mean.data + m * mean.astype(running_mean.dtype)
+        new_var = (1 - m) * running_var.data + m * var.astype(running_var.dtype)
+        running_mean.data, running_var.data = new_mean, new_var
+        mx.async_eval(new_mean, new_var)  # keep the lazy graph from growing across steps
+    return out

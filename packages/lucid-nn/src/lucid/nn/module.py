@@ -1,0 +1,422 @@
+"""``Module``: the base class of every layer and model.
+
+Assigning a ``Parameter`` or a ``Module`` to an attribute registers it (assigning again
+replaces it in place, keeping its position); ``register_buffer`` registers non-trainable
+state such as BatchNorm's running statistics. From that registry come ``parameters()``,
+``state_dict()`` (keys as PyTorch names them, e.g. ``layer1.0.bn1.running_mean``),
+``train()``/``eval()``, ``to(device)`` and the PyTorch-style ``repr``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from collections.abc import Iterator
+
+import mlx.core as mx
+import numpy as np
+from lucid import devices
+from lucid import dtypes as _dt
+from lucid.errors import LucidError, ShapeError
+from lucid.tensor import Tensor
+
+from .parameter import Parameter
+
+
+class StateDictError(LucidError, RuntimeError):
+    """A state dict that does not fit the module: missing or unexpected keys, wrong shapes."""
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _addindent(text: str, spaces: int) -> str:
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+def _as_array(value, like: Tensor) -> mx.array:
+    """MLX array of a state-dict value (Tensor, MLX/NumPy array, anything array-like)."""
+    if isinstance(value, Tensor):
+        arr = value.data
+    elif isinstance(value, mx.array):
+        arr = value
+    elif hasattr(value, "detach") and hasattr(value, "numpy"):  # e.g. a torch tensor
+        arr = mx.array(value.detach().cpu().numpy())
+    else:
+        arr = mx.array(np.asarray(value))
+    return arr.astype(like.dtype) if arr.dtype != like.dtype else arr
+
+
+class Module:
+    """Base class: subclasses set layers in ``__init__`` and compute in ``forward``."""
+
+    training: bool
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ----- registration -----------------------------------------------------------
+    def _registry(self, what: str) -> dict:
+        reg = self.__dict__.get(what)
+        if reg is None:
+            raise AttributeError(
+                f"cannot assign to {type(self).__name__} before Module.__init__() is called; "
+                "call super().__init__() first in __init__"
+            )
+        return reg
+
+    def __setattr__(self, name: str, value) -> None:
+        params = self.__dict__.get("_parameters")
+        if isinstance(value, Parameter):
+            self._registry("_parameters")
+            self._forget(name)
+            self.register_parameter(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter '{name}' of "
+                    f"{type(self).__name__}: a Parameter or None is expected"
+                )
+            params[name] = None
+        elif isinstance(value, Module):
+            modules = self._registry("_modules")
+            self._forget(name, keep="_modules")
+            modules[name] = value
+        elif name in self.__dict__.get("_modules", ()):
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module '{name}' of "
+                    f"{type(self).__name__}: a Module or None is expected"
+                )
+            self._modules[name] = None
+        elif name in self.__dict__.get("_buffers", ()):
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as buffer '{name}' of "
+                    f"{type(self).__name__}: a Tensor or None is expected"
+                )
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str, keep: str | None = None) -> None:
+        """Remove ``name`` from the instance dict and the registries other than ``keep``."""
+        self.__dict__.pop(name, None)
+        for reg in ("_parameters", "_buffers", "_modules"):
+            if reg != keep:
+                self.__dict__[reg].pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def __getattr__(self, name: str):
+        d = self.__dict__
+        for reg in ("_parameters", "_buffers", "_modules"):
+            if reg in d and name in d[reg]:
+                return d[reg][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for reg in ("_parameters", "_buffers", "_modules"):
+            if name in self.__dict__.get(reg, ()):
+                del self.__dict__[reg][name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        keys = set(super().__dir__())
+        for reg in ("_parameters", "_buffers", "_modules"):
+            keys.update(self.__dict__.get(reg, ()))
+        return sorted(keys)
+
+    def _check_name(self, name: str, kind: str) -> None:
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"{kind} name must be a non-empty string without '.', got {name!r}")
+        if name in self.__dict__ and not any(
+            name in self.__dict__[r] for r in ("_parameters", "_buffers", "_modules")
+        ):
+            raise KeyError(f"attribute '{name}' already exists on {type(self).__name__}")
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (a ``Parameter`` or ``None``) under ``name``."""
+        params = self._registry("_parameters")
+        self._check_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot register {type(param).__name__} as parameter '{name}': wrap it in "
+                "nn.Parameter (or use register_buffer for non-trainable state)"
+            )
+        self._forget(name, keep="_parameters")
+        params[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register non-trainable state; ``persistent`` buffers are part of ``state_dict``."""
+        buffers = self._registry("_buffers")
+        self._check_name(name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"buffer '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+        self._forget(name, keep="_buffers")
+        buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as child ``name`` (what attribute assignment does)."""
+        modules = self._registry("_modules")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._check_name(name, "module")
+        self._forget(name, keep="_modules")
+        modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> Module:
+        """The module at dotted path ``target`` (``""`` is this module)."""
+        mod = self
+        for part in target.split(".") if target else []:
+            if part not in mod._modules or mod._modules[part] is None:
+                raise AttributeError(f"{mod._get_name()} has no submodule '{part}' ({target})")
+            mod = mod._modules[part]
+        return mod
+
+    def get_parameter(self, target: str) -> Parameter:
+        path, _, name = target.rpartition(".")
+        mod = self.get_submodule(path)
+        if name not in mod._parameters:
+            raise AttributeError(f"{mod._get_name()} has no parameter '{name}' ({target})")
+        return mod._parameters[name]
+
+    # ----- traversal --------------------------------------------------------------
+    def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
+        """``(dotted name, module)`` for this module and every descendant, depth first."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is None:
+                continue
+            sub = prefix + ("." if prefix else "") + name
+            yield from child.named_modules(memo, sub, remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        seen = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool,
+                       persistent_only: bool = False):
+        seen = set()
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+            else [(prefix, self)]
+        for mod_prefix, mod in mods:
+            for name, value in mod.__dict__[registry].items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                if persistent_only and name in mod._non_persistent_buffers:
+                    continue
+                seen.add(id(value))
+                yield mod_prefix + ("." if mod_prefix else "") + name, value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True):
+        """``(dotted name, Parameter)`` pairs; a parameter shared by two layers comes once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True):
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def count_parameters(self) -> int:
+        """Number of trainable parameter elements (``requires_grad=True``)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def apply(self, fn) -> Module:
+        """Call ``fn(m)`` on every child (recursively), then on this module."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ----- modes, gradients, devices ----------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (Dropout drops, BatchNorm uses batch statistics) recursively."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train(mode): mode must be a bool, got {mode!r}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's ``.grad`` (``None``, or zeros with ``set_to_none=False``)."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = Tensor._wrap(mx.zeros_like(p.grad.data), p.grad.device)
+
+    def to(self, *args, device=None, dtype=None) -> Module:
+        """Move parameters and buffers to ``device`` and/or cast floating ones to ``dtype``.
+
+        Parameters stay the same objects (so an optimizer built before keeps working).
+        """
+        for a in args:
+            if isinstance(a, str) or a is None or "device" in type(a).__name__.lower():
+                device = a
+            else:
+                dtype = a
+        dev = devices.canonical(device) if device is not None else None
+        dt = _dt.to_dtype(dtype) if dtype is not None else None
+        if dt is not None and not _dt.is_floating(dt):
+            raise TypeError(f"Module.to only casts to floating dtypes, got {_dt.name(dt)}")
+
+        def move(t: Tensor) -> None:
+            if dt is not None and _dt.is_floating(t.dtype) and t.dtype != dt:
+                t.data = t.data.astype(dt)
+                if t.grad is not None:
+                    t.grad = Tensor._wrap(t.grad.data.astype(dt), t.grad.device)
+            if dev is not None:
+                t.device = dev
+                if t.grad is not None:
+                    t.grad.device = dev
+
+        for m in self.modules():
+            for t in list(m._parameters.values()) + list(m._buffers.values()):
+                if t is not None:
+                    move(t)
+        return self
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def gpu(self) -> Module:
+        return self.to("gpu")
+
+    cuda = gpu
+
+    def float(self) -> Module:
+        return self.to(dtype=mx.float32)
+
+    def half(self) -> Module:
+        return self.to(dtype=mx.float16)
+
+    def bfloat16(self) -> Module:
+        return self.to(dtype=mx.bfloat16)
+
+    # ----- state dict -------------------------------------------------------------
+    def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
+        """Parameters and persistent buffers by dotted name, in registration order."""
+        out = OrderedDict() if destination is None else destination
+        for mod_prefix, mod in self.named_modules(prefix=prefix.rstrip("."),
+                                                  remove_duplicate=False):
+            head = mod_prefix + "." if mod_prefix else ""
+            for name, p in mod._parameters.items():
+                if p is not None:
+                    out[head + name] = p if keep_vars else Tensor._wrap(p.data, p.device)
+            for name, b in mod._buffers.items():
+                if b is not None and name not in mod._non_persistent_buffers:
+                    out[head + name] = b if keep_vars else Tensor._wrap(b.data, b.device)
+        return out
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values from ``state_dict`` (Tensors or arrays) into parameters and buffers.
+
+        Nothing is changed when an error is raised. Shape mismatches are always errors;
+        missing or unexpected keys are errors when ``strict`` and are returned either way.
+        """
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors, updates = [], []
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            shape = tuple(getattr(value, "shape", np.shape(value)))
+            if shape != target.shape:
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {shape} from "
+                    f"checkpoint, the shape in current model is {target.shape}."
+                )
+                continue
+            updates.append((target, value))
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in unexpected) + ".")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in missing) + ".")
+        if errors:
+            text = f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(
+                errors)
+            only_shapes = all(e.startswith("size mismatch") for e in errors)
+            raise (ShapeError if only_shapes else StateDictError)(text)
+        for target, value in updates:
+            target.data = _as_array(value, target)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ----- repr -------------------------------------------------------------------
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def extra_repr(self) -> str:
+        """The text between the parentheses of this module's one-line ``repr``."""
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [
+            f"({name}): " + _addindent(repr(mod), 2) for name, mod in self._modules.items()
+        ]
+        lines = extra_lines + child_lines
+        text = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                text += extra_lines[0]
+            else:
+                text += "\n  " + "\n  ".join(lines) + "\n"
+        return text + ")"
