@@ -14,6 +14,10 @@ from . import _blas  # noqa: E402
 
 _blas.preload()
 
+from . import _runtime  # noqa: E402
+
+_runtime.configure_mlx()
+
 from . import autograd, devices, dtypes, ops, random  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from .creation import (  # noqa: E402
