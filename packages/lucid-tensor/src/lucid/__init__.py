@@ -30,7 +30,7 @@ from .dtypes import (  # noqa: E402
     int32, int64, long,
 )
 from .errors import (  # noqa: E402
-    DeviceError, DTypeError, GradError, LucidError, LucidIndexError, ShapeError,
+    CheckpointError, DeviceError, DTypeError, GradError, LucidError, LucidIndexError, ShapeError,
 )
 from .function import op  # noqa: E402
 from .ops import bind_methods as _bind_methods  # noqa: E402

@@ -28,3 +28,7 @@ class GradError(LucidError, RuntimeError):
 
 class LucidIndexError(LucidError, IndexError):
     """An index out of range or of an unsupported kind."""
+
+
+class CheckpointError(LucidError, ValueError):
+    """A checkpoint that cannot be written (unsupported object) or read (damaged file)."""

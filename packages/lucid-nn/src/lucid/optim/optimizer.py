@@ -1,0 +1,293 @@
+"""``Optimizer``: parameter groups, per-parameter state, ``step``, ``zero_grad`` and state dicts.
+
+As in PyTorch, an optimizer holds ``param_groups`` (a list of dicts: ``"params"`` plus the
+hyper-parameters of that group, defaults filled in from ``defaults``) and ``state`` (a
+dict from each parameter to its own state: step count, moment estimates, ...).
+
+A parameter is any floating ``lucid.Tensor`` (``lucid.nn.Parameter`` is one). An update
+rebinds ``p.data`` to a new MLX array (MLX arrays are immutable); state tensors are
+rebound the same way. At the end of ``step()`` one ``mx.eval`` computes every updated
+parameter and state array, so no lazy graph survives a step and memory stays flat.
+Parameters whose ``grad`` is ``None`` are skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections import defaultdict
+from itertools import chain
+
+import mlx.core as mx
+from lucid.autograd import enable_grad
+from lucid.errors import LucidError, ShapeError
+from lucid.function import run_on
+from lucid.tensor import Tensor
+
+from . import functional
+
+
+class OptimizerError(LucidError, ValueError):
+    """Invalid optimizer or scheduler arguments, or a state dict that does not fit."""
+
+
+class _Required:
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    """Base class of the optimizers.
+
+    ``params`` is an iterable of Tensors, of ``(name, Tensor)`` pairs, or of dicts (parameter
+    groups: ``{"params": [...], "lr": ..., ...}``, unset options taken from ``defaults``).
+
+    A subclass passes its ``defaults`` and implements ``_step_group(group, touched)``:
+    update each parameter of ``group`` that has a gradient (``_update`` runs a rule of
+    ``lucid.optim.functional`` and rebinds the results) and append the new arrays to
+    ``touched``, which ``step`` evaluates at once. A subclass that overrides ``step``
+    instead must ``mx.eval`` what it updates.
+    """
+
+    compile = True  # fuse each parameter's update with mx.compile (see functional.kernel)
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = defaults
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list[dict] = []
+        if isinstance(params, (set, frozenset)):
+            raise OptimizerError(
+                f"{type(self).__name__}: parameters must be in an ordered collection (list, "
+                "tuple), not a set: the order of a set changes between runs"
+            )
+        if isinstance(params, (Tensor, dict)):
+            raise OptimizerError(
+                f"{type(self).__name__}: params should be an iterable of Tensors or of dicts "
+                f"(parameter groups), got a single {type(params).__name__}; wrap it in a list"
+            )
+        groups = list(params)
+        if not groups:
+            raise OptimizerError(f"{type(self).__name__}: got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # ----- groups -------------------------------------------------------------------
+    def add_param_group(self, param_group: dict) -> None:
+        """Append a group; options it does not set come from ``defaults``."""
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise OptimizerError(f"{name}: a param_group must be a dict, got {type(param_group)}")
+        group = dict(param_group)
+        params = group.get("params")
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise OptimizerError(
+                f"{name}: parameters must be in an ordered collection (list, tuple), not a set: "
+                "the order of a set changes between runs"
+            )
+        elif params is None:
+            raise OptimizerError(f"{name}: a param_group needs a 'params' entry")
+        params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names:
+            if len(names) != len(params):
+                raise OptimizerError(f"{name}: either all parameters have names or none has")
+            group["param_names"] = names
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise OptimizerError(f"{name} can only optimize Tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise OptimizerError(
+                    f"{name}: cannot optimize a non-leaf Tensor (shape {p.shape}, made by "
+                    f"{p.grad_fn!r}); optimize the leaf it was computed from"
+                )
+        group["params"] = params
+        for key, default in self.defaults.items():
+            if default is required and key not in group:
+                raise OptimizerError(f"{name}: parameter group did not set the required {key!r}")
+            group.setdefault(key, default)
+        if len({id(p) for p in params}) != len(params):
+            warnings.warn(
+                f"{name}: a parameter group contains the same parameter twice", stacklevel=3
+            )
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise OptimizerError(f"{name}: some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+        for p in params:
+            self._init_state(p, group)
+
+    def _init_state(self, p: Tensor, group: dict) -> None:
+        """State created with the group (most optimizers create it lazily in ``step``)."""
+
+    # ----- gradients and steps ------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (``set_to_none``) or replace it by zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    if set_to_none:
+                        p.grad = None
+                    else:
+                        p.grad = Tensor._wrap(mx.zeros_like(p.grad.data), p.grad.device)
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; return ``closure()``'s loss if given.
+
+        ``closure`` re-evaluates the model and returns the loss (it runs with gradients
+        enabled, before the update).
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        touched: list = []
+        for group in self.param_groups:
+            self._step_group(group, touched)
+        mx.eval(touched)
+        return loss
+
+    def _step_group(self, group: dict, touched: list) -> None:
+        raise NotImplementedError
+
+    def _kernel(self, rule, **flags):
+        return functional.kernel(rule, self.compile, **flags)
+
+    @staticmethod
+    def _scalars(values, dtype) -> list:
+        """Hyper-parameters as 0-d arrays of the parameter's dtype (no type promotion)."""
+        return [mx.array(v, dtype=dtype) for v in values]
+
+    @staticmethod
+    def _update(kernel, p: Tensor, state: dict, keys, hyper, touched: list) -> None:
+        """Run ``kernel`` on ``p``, its gradient and ``state[keys]``; rebind the results."""
+        g = p.grad.data
+        if g.shape != p.data.shape:
+            raise ShapeError(
+                f"optimizer step: gradient of shape {tuple(g.shape)} for a parameter of shape "
+                f"{p.shape}; a gradient must have its parameter's shape"
+            )
+        if g.dtype != p.dtype:
+            g = g.astype(p.dtype)
+        arrays = [state[k].data for k in keys if k in state]
+        new_p, new_state = run_on(p.device, kernel, p.data, g, arrays, hyper)
+        p.data = new_p
+        touched.append(new_p)
+        touched.append(p.grad.data)
+        for k, a in zip(keys, new_state, strict=True):
+            if k in state:
+                state[k].data = a
+            else:
+                state[k] = Tensor._wrap(a, p.device)
+            touched.append(a)
+
+    @staticmethod
+    def _zeros(p: Tensor, value: float = 0.0) -> Tensor:
+        data = mx.zeros_like(p.data) if value == 0 else mx.full(p.data.shape, value, p.dtype)
+        return Tensor._wrap(data, p.device)
+
+    # ----- state dicts --------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``.
+
+        Parameters are numbered in the order of the groups, as in PyTorch. The result is a
+        snapshot: later steps do not change the tensors it holds.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {}
+        for p, s in self.state.items():
+            if id(p) in index:
+                state[index[id(p)]] = {
+                    k: Tensor._wrap(v.data, v.device) if isinstance(v, Tensor) else copy.deepcopy(v)
+                    for k, v in s.items()
+                }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore groups' options and per-parameter state saved by ``state_dict``.
+
+        Saved parameters are matched to this optimizer's by position; the number of groups
+        and of parameters in each group must agree. Floating state tensors are cast to
+        their parameter's dtype and put on its device.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            is_dict = isinstance(state_dict, dict)
+            keys = f" with keys {sorted(map(str, state_dict))}" if is_dict else ""
+            raise OptimizerError(
+                f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups', "
+                f"got {type(state_dict).__name__}{keys}"
+            )
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise OptimizerError(
+                f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter "
+                f"groups, this optimizer has {len(self.param_groups)}"
+            )
+        for i, (g, s) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            if len(g["params"]) != len(s["params"]):
+                raise OptimizerError(
+                    f"{name}.load_state_dict: parameter group {i} has {len(s['params'])} "
+                    f"parameters in the state dict and {len(g['params'])} in this optimizer"
+                )
+        id_map = dict(zip(
+            chain.from_iterable(g["params"] for g in saved_groups),
+            chain.from_iterable(g["params"] for g in self.param_groups), strict=True,
+        ))
+        state: defaultdict = defaultdict(dict)
+        for key, saved in state_dict["state"].items():
+            key = int(key) if isinstance(key, str) and key.isdigit() else key
+            if key not in id_map:
+                raise OptimizerError(
+                    f"{name}.load_state_dict: state for parameter {key!r}, which no group lists"
+                )
+            p = id_map[key]
+            state[p] = {k: self._cast_state(p, k, v, name) for k, v in saved.items()}
+        groups = []
+        for group, saved in zip(self.param_groups, saved_groups, strict=True):
+            new = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            new["params"] = group["params"]
+            for k, v in group.items():
+                new.setdefault(k, v)
+            groups.append(new)
+        self.state = state
+        self.param_groups = groups
+
+    @staticmethod
+    def _cast_state(p: Tensor, key: str, value, name: str):
+        if not isinstance(value, Tensor):
+            return copy.deepcopy(value)
+        data = value.data
+        if data.ndim and tuple(data.shape) != p.shape:
+            raise ShapeError(
+                f"{name}.load_state_dict: state {key!r} has shape {tuple(data.shape)} but its "
+                f"parameter has shape {p.shape}"
+            )
+        if key != "step" and p.is_floating_point and data.dtype != p.dtype:
+            data = data.astype(p.dtype)
+        return Tensor._wrap(data, p.device)
+
+    # ----- display ------------------------------------------------------------------
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key not in ("params", "param_names"):
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
