@@ -55,4 +55,16 @@ except ImportError:  # pragma: no cover
 from .serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"
+
+# Sub-packages from the other distributions, imported on first use (``lucid.optim.Adam``
+# after a plain ``import lucid``), as ``torch.optim`` is after ``import torch``.
+_SUBPACKAGES = ("nn", "optim", "models", "data", "datasets", "compare")
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'lucid' has no attribute {name!r}")
 blas_info = _blas.info
