@@ -98,6 +98,8 @@ def sum_to_shape(g: mx.array, shape: tuple) -> mx.array:
     """Undo broadcasting: sum ``g`` over the axes along which ``shape`` was expanded."""
     if g.shape == tuple(shape):
         return g
+    if g.size == 0:  # MLX's CPU reduce can hang summing an empty axis
+        return mx.zeros(shape, dtype=g.dtype)
     lead = g.ndim - len(shape)
     axes = list(range(lead))
     axes += [lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1]

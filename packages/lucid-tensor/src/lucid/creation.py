@@ -9,7 +9,7 @@ import numpy as np
 
 from . import devices
 from . import dtypes as _dt
-from .errors import DTypeError
+from .errors import DTypeError, ShapeError
 from .function import run_on
 from .tensor import Tensor
 
@@ -25,7 +25,10 @@ def _to_array(data, dtype, device) -> mx.array:
         arr = data
     else:
         if not isinstance(data, np.ndarray):
-            data = np.asarray(data)
+            try:
+                data = np.asarray(data)
+            except ValueError as err:
+                raise ShapeError(f"tensor: ragged nested sequence, rows differ in length ({err})") from None
         if data.dtype == object:
             raise DTypeError(f"cannot make a tensor from {type(data).__name__} of mixed objects")
         if data.dtype == np.float64:

@@ -316,12 +316,9 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         self._check_inplace("__setitem__")
-        from .ops.indexing import normalize_index
+        from .ops.indexing import assign
 
-        value = value.data if isinstance(value, Tensor) else value
-        data = mx.array(self.data)
-        data[normalize_index(index, self.shape)] = value
-        self.data = data
+        self.data = assign(self.data, index, value)
 
 
 def _is_dtype(a) -> bool:
