@@ -21,21 +21,59 @@ _runtime.configure_mlx()
 from . import autograd, devices, dtypes, ops, random  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402
 from .creation import (  # noqa: E402
-    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
-    ones_like, tensor, zeros, zeros_like,
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from .devices import get_default_device, gpu_available, set_default_device  # noqa: E402
 from .dtypes import (  # noqa: E402
-    BFloat16, Bool, Float16, Float32, Int32, Int64, bfloat16, bool_, float16, float32, half,
-    int32, int64, long,
+    BFloat16,
+    Bool,
+    Float16,
+    Float32,
+    Int32,
+    Int64,
+    bfloat16,
+    bool_,
+    float16,
+    float32,
+    half,
+    int32,
+    int64,
+    long,
 )
 from .errors import (  # noqa: E402
-    CheckpointError, DeviceError, DTypeError, GradError, LucidError, LucidIndexError, ShapeError,
+    CheckpointError,
+    DeviceError,
+    DTypeError,
+    GradError,
+    LucidError,
+    LucidIndexError,
+    ShapeError,
 )
 from .function import op  # noqa: E402
 from .ops import bind_methods as _bind_methods  # noqa: E402
 from .ops.arithmetic import (  # noqa: E402
-    add, div, floor_divide, matmul, mul, neg, pow, remainder, sub,
+    add,
+    div,
+    floor_divide,
+    matmul,
+    mul,
+    neg,
+    pow,
+    remainder,
+    sub,
 )
 from .ops.conversion import astype  # noqa: E402
 from .random import manual_seed, rand, randint, randn, seed  # noqa: E402
@@ -43,15 +81,11 @@ from .tensor import Size, Tensor  # noqa: E402
 
 _bind_methods(Tensor)
 
-try:  # the op modules beyond arithmetic export their names here
-    from .ops.elementwise import *  # noqa: F401,F403,E402
-    from .ops.reduction import *  # noqa: F401,F403,E402
-    from .ops.shape import *  # noqa: F401,F403,E402
-    from .ops.indexing import *  # noqa: F401,F403,E402
-    from .ops.nn import *  # noqa: F401,F403,E402
-except ImportError:  # pragma: no cover
-    pass
-
+from .ops.elementwise import *  # noqa: F401,F403,E402
+from .ops.indexing import *  # noqa: F401,F403,E402
+from .ops.nn import *  # noqa: F401,F403,E402
+from .ops.reduction import *  # noqa: F401,F403,E402
+from .ops.shape import *  # noqa: F401,F403,E402
 from .serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"

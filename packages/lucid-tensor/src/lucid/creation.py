@@ -33,7 +33,10 @@ def _to_array(data, dtype, device) -> mx.array:
             raise DTypeError(f"cannot make a tensor from {type(data).__name__} of mixed objects")
         if data.dtype == np.float64:
             data = data.astype(np.float32)
-        arr = mx.array(data, dtype=dtype) if dtype is not None else mx.array(data)
+        if data.size == 0:  # MLX reductions over an empty array made from NumPy can hang
+            arr = mx.zeros(data.shape, dtype=dtype or _dt.from_numpy_dtype(data.dtype))
+        else:
+            arr = mx.array(data, dtype=dtype) if dtype is not None else mx.array(data)
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
     return arr

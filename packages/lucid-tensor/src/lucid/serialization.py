@@ -28,7 +28,7 @@ import mlx.core as mx
 import numpy as np
 
 from . import devices
-from .errors import CheckpointError, LucidError
+from .errors import CheckpointError
 from .tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]

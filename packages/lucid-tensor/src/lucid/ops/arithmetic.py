@@ -5,6 +5,7 @@ gradients of the broadcast shape.
 """
 
 import mlx.core as mx
+import numpy as np
 
 from ..function import op
 
@@ -73,7 +74,13 @@ def matmul(x, y):
     """out = x @ y, batched, with 1-D operands as in NumPy.
 
     dx = g @ y^T, dy = x^T @ g (summed over broadcast batch axes by the engine).
+    Integer operands (MLX multiplies floating types only) go through float64 on the CPU,
+    exact below 2^53, and record no gradient.
     """
+    x, y = _as_array(x), _as_array(y)
+    if not (mx.issubdtype(x.dtype, mx.inexact) or mx.issubdtype(y.dtype, mx.inexact)):
+        wide = mx.matmul(x.astype(mx.float64), y.astype(mx.float64), stream=mx.cpu)
+        return wide.astype(x.dtype if x.dtype == y.dtype else mx.int64), None
     out = mx.matmul(x, y)
 
     def backward(g):
@@ -90,6 +97,14 @@ def matmul(x, y):
         return dx, dy
 
     return out, backward
+
+
+def _as_array(v) -> mx.array:
+    """An MLX array for a NumPy/list operand (float64 becomes float32, as Lucid's default)."""
+    if isinstance(v, mx.array):
+        return v
+    v = np.asarray(v)
+    return mx.array(v.astype(np.float32) if v.dtype == np.float64 else v)
 
 
 def _reflect(fn):
