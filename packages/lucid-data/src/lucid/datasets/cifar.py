@@ -13,21 +13,14 @@ the archive is downloaded from :data:`CIFAR_MIRRORS` and extracted.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import pipeline
 from .archive import extract_tar
-from .download import download_url, failure_reason, md5_bytes, md5sum
-from .errors import (
-    ChecksumError,
-    CorruptFileError,
-    DatasetError,
-    DatasetNotFoundError,
-)
+from .download import download_or_explain, md5sum, source_record
+from .errors import ChecksumError, CorruptFileError, DatasetNotFoundError
 from .preprocess import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from .safe_pickle import safe_loads
 
@@ -126,13 +119,13 @@ class CifarSpec(pipeline.Spec):
         elif not download:
             raise DatasetNotFoundError(self._instructions(home, "download=False.", mirrors))
         else:
-            try:
-                download_url([m + name for m in mirrors], archive, md5, progress=progress)
-            except ChecksumError:
-                raise
-            except DatasetError as e:
-                reason = failure_reason(e)
-                raise DatasetNotFoundError(self._instructions(home, reason, mirrors)) from e
+            download_or_explain(
+                [m + name for m in mirrors],
+                archive,
+                md5,
+                progress,
+                lambda reason: self._instructions(home, reason, mirrors),
+            )
         folder = extract_tar(archive, home, self.folder)
         if not self._complete(folder):
             missing = [f for f in self.train + self.test if not (folder / f).is_file()]
@@ -148,7 +141,7 @@ class CifarSpec(pipeline.Spec):
                     data = path.read_bytes()
                 except OSError as e:
                     raise CorruptFileError(f"cannot read {path}: {e}") from e
-                sources[f] = {"size": len(data), "md5": md5_bytes(data)}
+                sources[f] = source_record(data)
                 parts[split].append(
                     parse_cifar_batch(data, str(path), self.label_key, self.num_classes)
                 )
@@ -186,18 +179,8 @@ _CIFAR100 = {
 }
 
 
-def get_cifar10_numpy(
-    root: str | os.PathLike | None = None,
-    normalize=True,
-    mmap_mode: str | None = None,
-    download: bool = True,
-    *,
-    raw: bool = False,
-    cache: bool = True,
-    cache_dir: str | os.PathLike | None = None,
-    mirrors: Sequence[str] | None = None,
-    progress: bool = True,
-):
+@pipeline.numpy_getter
+def get_cifar10_numpy():
     """CIFAR-10 as ``x_train, y_train, x_test, y_test`` (50,000 / 10,000 images).
 
     Images are float32 ``(N, 3, 32, 32)``: ``normalize=True`` gives ``(x/255 - mean) / std``
@@ -210,33 +193,11 @@ def get_cifar10_numpy(
     the cached ``.npy`` files. ``mirrors``: base URLs for the archive (default
     :data:`CIFAR_MIRRORS`). ``cache_dir`` defaults to ``<root>/lucid-cache``.
     """
-    return pipeline.load(
-        CIFAR10,
-        root=root,
-        normalize=normalize,
-        mmap_mode=mmap_mode,
-        download=download,
-        cache=cache,
-        cache_dir=cache_dir,
-        raw=raw,
-        mirrors=mirrors,
-        progress=progress,
-    )
+    return CIFAR10
 
 
-def get_cifar100_numpy(
-    root: str | os.PathLike | None = None,
-    normalize=True,
-    mmap_mode: str | None = None,
-    download: bool = True,
-    *,
-    label_mode: str = "fine",
-    raw: bool = False,
-    cache: bool = True,
-    cache_dir: str | os.PathLike | None = None,
-    mirrors: Sequence[str] | None = None,
-    progress: bool = True,
-):
+@pipeline.numpy_getter
+def get_cifar100_numpy(*, label_mode: str = "fine"):
     """CIFAR-100, same layout and options as :func:`get_cifar10_numpy`.
 
     ``label_mode="fine"`` gives the 100 class labels, ``"coarse"`` the 20 superclasses.
@@ -245,15 +206,4 @@ def get_cifar100_numpy(
     """
     if label_mode not in _CIFAR100:
         raise ValueError(f"label_mode must be 'fine' or 'coarse', got {label_mode!r}")
-    return pipeline.load(
-        _CIFAR100[label_mode],
-        root=root,
-        normalize=normalize,
-        mmap_mode=mmap_mode,
-        download=download,
-        cache=cache,
-        cache_dir=cache_dir,
-        raw=raw,
-        mirrors=mirrors,
-        progress=progress,
-    )
+    return _CIFAR100[label_mode]

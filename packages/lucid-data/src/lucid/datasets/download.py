@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .errors import ChecksumError, DatasetError, DownloadError
+from .errors import ChecksumError, DatasetError, DatasetNotFoundError, DownloadError
 from .home import missing_dirs, remove_empty_dirs
 
 #: Attempts per URL for transient failures (timeouts, resets, HTTP 5xx).
@@ -38,6 +38,11 @@ _USER_AGENT = "lucid-data/0.1 (+https://pypi.org/project/lucid-data/)"
 def md5_bytes(data: bytes) -> str:
     """Hex md5 of ``data``."""
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def source_record(data: bytes) -> dict:
+    """``{"size", "md5"}`` of a source file's bytes, as the cache sidecar lists them."""
+    return {"size": len(data), "md5": md5_bytes(data)}
 
 
 def md5sum(path: str | os.PathLike, chunk: int = _CHUNK) -> str:
@@ -143,6 +148,18 @@ def download_url(
     except BaseException:
         remove_empty_dirs(created)  # a failed download leaves no empty folder behind
         raise
+
+
+def download_or_explain(urls, dest, md5, progress: bool, explain) -> Path:
+    """:func:`download_url`, where a failed download raises :class:`DatasetNotFoundError`
+    with the message ``explain(reason)`` (how to get the files by hand); a checksum mismatch
+    stays a :class:`ChecksumError`."""
+    try:
+        return download_url(urls, dest, md5, progress=progress)
+    except ChecksumError:
+        raise
+    except DatasetError as e:
+        raise DatasetNotFoundError(explain(failure_reason(e))) from e
 
 
 def _download(urls, dest: Path, md5, retries, timeout, backoff, progress) -> Path:

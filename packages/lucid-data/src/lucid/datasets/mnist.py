@@ -8,20 +8,13 @@ other sub-folder of ``root`` that holds all four. Missing files are downloaded f
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import pipeline
-from .download import download_url, failure_reason, md5_bytes
-from .errors import (
-    ChecksumError,
-    CorruptFileError,
-    DatasetError,
-    DatasetNotFoundError,
-)
+from .download import download_or_explain, source_record
+from .errors import CorruptFileError, DatasetNotFoundError
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_bytes
 from .preprocess import FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD
 
@@ -148,21 +141,20 @@ class IdxSpec(pipeline.Spec):
         for role, (name, md5) in self.files.items():
             if role in present:
                 continue
-            try:
-                download_url([m + name for m in mirrors], target / name, md5, progress=progress)
-            except ChecksumError:
-                raise
-            except DatasetError as e:
-                reason = failure_reason(e)
-                raise DatasetNotFoundError(self._instructions(home, target, reason, mirrors)) from e
+            download_or_explain(
+                [m + name for m in mirrors],
+                target / name,
+                md5,
+                progress,
+                lambda reason: self._instructions(home, target, reason, mirrors),
+            )
         return target
 
     def parse(self, folder):
         present = self._present(folder)
         sources = {}
         for p in present.values():
-            data = p.read_bytes()
-            sources[p.name] = {"size": len(data), "md5": md5_bytes(data)}
+            sources[p.name] = source_record(p.read_bytes())
         x_train, y_train = parse_mnist_pair(present["train_images"], present["train_labels"])
         x_test, y_test = parse_mnist_pair(present["test_images"], present["test_labels"])
         arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
@@ -187,18 +179,8 @@ FASHION_MNIST = IdxSpec(
 )
 
 
-def get_mnist_numpy(
-    root: str | os.PathLike | None = None,
-    normalize=True,
-    mmap_mode: str | None = None,
-    download: bool = True,
-    *,
-    raw: bool = False,
-    cache: bool = True,
-    cache_dir: str | os.PathLike | None = None,
-    mirrors: Sequence[str] | None = None,
-    progress: bool = True,
-):
+@pipeline.numpy_getter
+def get_mnist_numpy():
     """MNIST as ``x_train, y_train, x_test, y_test`` (60,000 / 10,000 images).
 
     Images are float32 ``(N, 1, 28, 28)``: ``normalize=True`` gives ``(x/255 - 0.1307) /
@@ -210,46 +192,14 @@ def get_mnist_numpy(
     memory-maps the cached ``.npy`` files. ``mirrors``: base URLs to download from
     (default :data:`MNIST_MIRRORS`). ``cache_dir`` defaults to ``<root>/lucid-cache``.
     """
-    return pipeline.load(
-        MNIST,
-        root=root,
-        normalize=normalize,
-        mmap_mode=mmap_mode,
-        download=download,
-        cache=cache,
-        cache_dir=cache_dir,
-        raw=raw,
-        mirrors=mirrors,
-        progress=progress,
-    )
+    return MNIST
 
 
-def get_fashion_mnist_numpy(
-    root: str | os.PathLike | None = None,
-    normalize=True,
-    mmap_mode: str | None = None,
-    download: bool = True,
-    *,
-    raw: bool = False,
-    cache: bool = True,
-    cache_dir: str | os.PathLike | None = None,
-    mirrors: Sequence[str] | None = None,
-    progress: bool = True,
-):
+@pipeline.numpy_getter
+def get_fashion_mnist_numpy():
     """Fashion-MNIST, same layout and options as :func:`get_mnist_numpy`.
 
     ``normalize=True`` uses mean 0.2860, std 0.3530; files are looked for in ``root``,
     ``root/fashion-mnist``, ``root/FashionMNIST/raw`` and ``root/FashionMNIST``.
     """
-    return pipeline.load(
-        FASHION_MNIST,
-        root=root,
-        normalize=normalize,
-        mmap_mode=mmap_mode,
-        download=download,
-        cache=cache,
-        cache_dir=cache_dir,
-        raw=raw,
-        mirrors=mirrors,
-        progress=progress,
-    )
+    return FASHION_MNIST

@@ -15,8 +15,10 @@ says so and the arrays are returned uncached.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +163,48 @@ def load(
             remove_empty_dirs(created)
         raise
     return tuple(arrays[k] for k in SPLITS)
+
+
+def numpy_getter(choose_spec):
+    """Decorator that makes a public ``get_*_numpy`` out of ``choose_spec(**own) -> Spec``.
+
+    The result takes the options every dataset shares, ``(root=None, normalize=True,
+    mmap_mode=None, download=True, *, raw=False, cache=True, cache_dir=None, mirrors=None,
+    progress=True)``, plus ``choose_spec``'s own keyword-only ones (e.g. CIFAR-100's
+    ``label_mode``), and returns :func:`load` of the chosen spec. It keeps ``choose_spec``'s
+    name and docstring.
+    """
+
+    def get(
+        root: str | os.PathLike | None = None,
+        normalize=True,
+        mmap_mode: str | None = None,
+        download: bool = True,
+        *,
+        raw: bool = False,
+        cache: bool = True,
+        cache_dir: str | os.PathLike | None = None,
+        mirrors: Sequence[str] | None = None,
+        progress: bool = True,
+        **own,
+    ):
+        return load(
+            choose_spec(**own),
+            root=root,
+            normalize=normalize,
+            mmap_mode=mmap_mode,
+            download=download,
+            cache=cache,
+            cache_dir=cache_dir,
+            raw=raw,
+            mirrors=mirrors,
+            progress=progress,
+        )
+
+    shared = list(inspect.signature(get).parameters.values())[:-1]  # all but **own
+    get.__signature__ = inspect.Signature(
+        shared + list(inspect.signature(choose_spec).parameters.values())
+    )
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(get, attr, getattr(choose_spec, attr))
+    return get

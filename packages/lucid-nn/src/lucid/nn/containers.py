@@ -15,7 +15,28 @@ def _index(i: int, n: int, what: str) -> int:
     return i + n if i < 0 else i
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What ``Sequential`` and ``ModuleList`` share: children kept in order, named by position."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        """Add ``module`` at the end, named ``str(len(self))``; returns ``self``."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]):
+        """``append`` each module in turn; returns ``self``."""
+        for m in modules:
+            self.append(m)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Apply the children in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
     Children are named ``"0"``, ``"1"``, ... or by the keys of an ``OrderedDict``.
@@ -34,12 +55,6 @@ class Sequential(Module):
         for module in self._modules.values():
             x = module(x)
         return x
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -63,15 +78,6 @@ class Sequential(Module):
         for i, (k, m) in enumerate(items):
             self._modules[str(i) if k.isdigit() else k] = m
 
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> Sequential:
-        for m in modules:
-            self.append(m)
-        return self
-
     def insert(self, index: int, module: Module) -> Sequential:
         n = len(self)
         index = index + n if index < 0 else index
@@ -85,19 +91,13 @@ class Sequential(Module):
         return self
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the parent sees; it has no ``forward``."""
 
     def __init__(self, modules: Iterable[Module] | None = None):
         super().__init__()
         if modules is not None:
             self.extend(modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -115,15 +115,6 @@ class ModuleList(Module):
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for m in modules:
-            self.append(m)
-        return self
 
     def insert(self, index: int, module: Module) -> None:
         items = list(self._modules.values())
