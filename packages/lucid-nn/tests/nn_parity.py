@@ -76,22 +76,31 @@ def _leaf_pair(a: np.ndarray, grad: bool):
     return lt, tt
 
 
+def _input_pairs(inputs, wants):
+    """Lucid and torch leaves for the NumPy inputs (``wants``: requires_grad, one bool per
+    input); other inputs pass unchanged to both."""
+    l_in, t_in = [], []
+    for a, w in zip(inputs, wants, strict=True):
+        lt, tt = _leaf_pair(a, w) if isinstance(a, np.ndarray) else (a, a)
+        l_in.append(lt)
+        t_in.append(tt)
+    return l_in, t_in
+
+
+def _backward_both(l_out, t_out, seed: int) -> None:
+    """Backpropagate the same random upstream gradient through both outputs."""
+    g = np.random.default_rng(seed).standard_normal(tuple(t_out.shape)).astype(np.float32)
+    l_out.backward(lucid.tensor(g))
+    t_out.backward(torch.from_numpy(g))
+
+
 def run_pair(lmod, tmod, *inputs, grad: bool = True, seed: int = 1234):
     """Forward (and backward) both modules; returns (lucid out, torch out, lucid inputs,
     torch inputs). Non-array inputs pass unchanged."""
-    l_in, t_in = [], []
-    for a in inputs:
-        if isinstance(a, np.ndarray):
-            lt, tt = _leaf_pair(a, grad)
-        else:
-            lt, tt = a, a
-        l_in.append(lt)
-        t_in.append(tt)
+    l_in, t_in = _input_pairs(inputs, [grad] * len(inputs))
     l_out, t_out = lmod(*l_in), tmod(*t_in)
     if grad and t_out.requires_grad:
-        g = np.random.default_rng(seed).standard_normal(tuple(t_out.shape)).astype(np.float32)
-        l_out.backward(lucid.tensor(g))
-        t_out.backward(torch.from_numpy(g))
+        _backward_both(l_out, t_out, seed)
     return l_out, t_out, l_in, t_in
 
 
@@ -132,20 +141,11 @@ def check_function(lucid_fn, torch_fn, *inputs, grad=True, rtol=RTOL, atol=ATOL,
     """Like ``check_module`` for plain functions of NumPy inputs (``grad``: a bool or one
     bool per input saying which floating inputs require grad)."""
     wants = [grad] * len(inputs) if isinstance(grad, bool) else list(grad)
-    l_in, t_in = [], []
-    for a, w in zip(inputs, wants, strict=True):
-        if isinstance(a, np.ndarray):
-            lt, tt = _leaf_pair(a, w)
-        else:
-            lt, tt = a, a
-        l_in.append(lt)
-        t_in.append(tt)
+    l_in, t_in = _input_pairs(inputs, wants)
     l_out, t_out = lucid_fn(*l_in), torch_fn(*t_in)
     assert_close(l_out, t_out, rtol, atol, what="forward output")
     if t_out.requires_grad:
-        g = np.random.default_rng(seed).standard_normal(tuple(t_out.shape)).astype(np.float32)
-        l_out.backward(lucid.tensor(g))
-        t_out.backward(torch.from_numpy(g))
+        _backward_both(l_out, t_out, seed)
         for i, (lt, tt) in enumerate(zip(l_in, t_in, strict=True)):
             if isinstance(tt, torch.Tensor) and tt.requires_grad:
                 assert lt.grad is not None, f"input {i}: no Lucid gradient"

@@ -70,36 +70,25 @@ def test_lenet5_adam_follows_torch_step_by_step():
     assert rel.max() < 1e-5, (rel.argmax(), rel.max())
 
 
-class _TorchBNNet(tnn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = tnn.Sequential(
-            tnn.Conv2d(1, 8, 3, padding=1, bias=False), tnn.BatchNorm2d(8), tnn.ReLU(),
-            tnn.MaxPool2d(2),
-            tnn.Conv2d(8, 16, 3, padding=1, bias=False), tnn.BatchNorm2d(16), tnn.ReLU(),
-            tnn.MaxPool2d(2),
-        )
-        self.flatten = tnn.Flatten()
-        self.fc = tnn.Linear(16 * 7 * 7, 10)
+def _bn_net(ns):
+    """Conv-BN-ReLU-pool twice, then a linear layer, built from ``ns``: ``tnn`` or ``nn``."""
 
-    def forward(self, x):
-        return self.fc(self.flatten(self.features(x)))
+    class BNNet(ns.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = ns.Sequential(
+                ns.Conv2d(1, 8, 3, padding=1, bias=False), ns.BatchNorm2d(8), ns.ReLU(),
+                ns.MaxPool2d(2),
+                ns.Conv2d(8, 16, 3, padding=1, bias=False), ns.BatchNorm2d(16), ns.ReLU(),
+                ns.MaxPool2d(2),
+            )
+            self.flatten = ns.Flatten()
+            self.fc = ns.Linear(16 * 7 * 7, 10)
 
+        def forward(self, x):
+            return self.fc(self.flatten(self.features(x)))
 
-class _LucidBNNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
-            nn.MaxPool2d(2),
-        )
-        self.flatten = nn.Flatten()
-        self.fc = nn.Linear(16 * 7 * 7, 10)
-
-    def forward(self, x):
-        return self.fc(self.flatten(self.features(x)))
+    return BNNet()
 
 
 def _train_torch_channels_last(model, opt, batches) -> np.ndarray:
@@ -115,10 +104,10 @@ def test_bn_relu_cnn_stays_within_the_controls():
     in channels_last layout (other kernels: different rounding at every step, as in Lucid).
     """
     torch.manual_seed(2)
-    t = _TorchBNNet()
+    t = _bn_net(tnn)
     t_ulp = ulp_nudged(t)
     t_cl = copy.deepcopy(t)
-    m = copy_from_torch(_LucidBNNet(), t)
+    m = copy_from_torch(_bn_net(nn), t)
     batches = mnist_like_batches(2, STEPS, 32, noise=1.5)
 
     def adam(model, lib):

@@ -93,12 +93,18 @@ def test_state_dict_has_pytorchs_structure(name, kwargs):
                 assert tg[key] == value, key
 
 
-def test_state_dict_is_a_snapshot():
+def _stepped_once(make_optimizer):
+    """The optimizer ``make_optimizer([p])`` of a parameter ``[1, 2]`` after one step with
+    gradient ``[1, 1]``, and that optimizer's state_dict."""
     p = lucid.tensor([1.0, 2.0], requires_grad=True)
-    opt = optim.Adam([p], lr=0.1)
+    opt = make_optimizer([p])
     p.grad = lucid.tensor([1.0, 1.0])
     opt.step()
-    sd = opt.state_dict()
+    return opt, opt.state_dict()
+
+
+def test_state_dict_is_a_snapshot():
+    opt, sd = _stepped_once(lambda ps: optim.Adam(ps, lr=0.1))
     before = sd["state"][0]["exp_avg"].numpy().copy()
     sd["param_groups"][0]["lr"] = 123.0
     opt.step()
@@ -107,11 +113,7 @@ def test_state_dict_is_a_snapshot():
 
 
 def test_load_state_dict_casts_to_the_parameter_dtype():
-    p = lucid.tensor([1.0, 2.0], requires_grad=True)
-    opt = optim.SGD([p], lr=0.1, momentum=0.9)
-    p.grad = lucid.tensor([1.0, 1.0])
-    opt.step()
-    sd = opt.state_dict()
+    _, sd = _stepped_once(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9))
     sd["state"][0]["momentum_buffer"] = sd["state"][0]["momentum_buffer"].astype(lucid.float16)
     q = lucid.tensor([1.0, 2.0], requires_grad=True)
     opt2 = optim.SGD([q], lr=0.1, momentum=0.9)
@@ -120,11 +122,7 @@ def test_load_state_dict_casts_to_the_parameter_dtype():
 
 
 def test_load_state_dict_does_not_alias_the_given_tensors():
-    p = lucid.tensor([1.0, 2.0], requires_grad=True)
-    opt = optim.Adam([p], lr=0.1)
-    p.grad = lucid.tensor([1.0, 1.0])
-    opt.step()
-    sd = opt.state_dict()
+    opt, sd = _stepped_once(lambda ps: optim.Adam(ps, lr=0.1))
     kept = sd["state"][0]["exp_avg"].numpy().copy()
     opt.load_state_dict(sd)
     opt.step()

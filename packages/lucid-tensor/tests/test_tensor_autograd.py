@@ -324,3 +324,14 @@ def test_in_place_update_under_no_grad_changes_values():
         w.sub_(w.grad, alpha=0.5)
     assert_close(w, np.array([0.0, 0.0], np.float32))
     assert w.requires_grad and w.is_leaf
+
+
+def test_gradient_reaches_an_intermediate_that_feeds_a_later_input_of_the_same_op():
+    # a feeds b, and both feed the final add: a's gradient must gather both paths (2 + 6 = 8),
+    # whichever operand order the add gets.
+    for order in (lambda a, b: a + b, lambda a, b: b + a):
+        x = lucid.tensor([1.0], requires_grad=True)
+        a = x * 2
+        b = a * 3
+        order(a, b).sum().backward()
+        assert x.grad.item() == 8.0

@@ -102,3 +102,5 @@ def __getattr__(name):
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'lucid' has no attribute {name!r}")
 blas_info = _blas.info
+set_num_threads = _blas.set_num_threads  # threads of the BLAS that MLX's CPU matmuls use
+get_num_threads = _blas.num_threads

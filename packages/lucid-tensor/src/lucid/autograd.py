@@ -109,17 +109,20 @@ def sum_to_shape(g: mx.array, shape: tuple) -> mx.array:
 
 
 def _topological_order(root: Node) -> list[Node]:
-    order, seen, stack = [], {id(root)}, [(root, False)]
+    """Nodes reachable from ``root``, each after every node that consumes its output."""
+    order, visited, stack = [], set(), [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         stack.append((node, True))
         for p in node.parents:
             child = None if p is None else p._node
-            if child is not None and id(child) not in seen:
-                seen.add(id(child))
+            if child is not None and id(child) not in visited:
                 stack.append((child, False))
     order.reverse()
     return order

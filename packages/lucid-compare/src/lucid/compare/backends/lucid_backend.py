@@ -1,0 +1,120 @@
+"""Lucid's side: the primitives of ``Backend`` in Lucid (MLX underneath)."""
+
+from __future__ import annotations
+
+import lucid
+import lucid.nn.functional as F
+import lucid.optim
+import mlx.core as mx
+import numpy as np
+from lucid.models import from_torch_state_dict, renamer, to_torch_state_dict
+
+from . import lucid_models
+from .base import Backend
+
+
+def resolve_device(name: str) -> str:
+    """``cpu`` or ``gpu`` (checked: MLX must see a GPU)."""
+    return lucid.devices.canonical(name or "cpu")
+
+
+def seed(n: int) -> None:
+    lucid.random.seed(int(n))
+
+
+class LucidBackend(Backend):
+    name = "lucid"
+    optim = lucid.optim
+
+    def set_threads(self, n: int) -> None:
+        if n:
+            lucid.set_num_threads(int(n))
+
+    def build_model(self):
+        self.device = resolve_device(self.cfg.device)
+        model = lucid_models.build(self.cfg.model, self.num_classes, self.input_shape,
+                                   self.cfg.hidden)
+        self._rename = renamer(model)
+        model.to(self.device)
+        model.train()
+        return model
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def to_device(self, x, y):
+        return (lucid.tensor(x, dtype=lucid.float32, device=self.device),
+                lucid.tensor(y, dtype=lucid.int64, device=self.device))
+
+    def forward(self, xb, yb):
+        logits = self.model(xb)
+        return logits, F.cross_entropy(logits, yb)
+
+    def backward(self, loss) -> None:
+        loss.backward()
+
+    def scalar(self, value) -> float:
+        return float(value.item())
+
+    def count_correct(self, logits, yb) -> int:
+        with lucid.no_grad():
+            return int((lucid.argmax(logits, axis=1) == yb).sum().item())
+
+    def to_numpy(self, value):
+        return np.array(value.numpy())
+
+    def no_grad(self):
+        return lucid.no_grad()
+
+    def train_mode(self, mode: bool = True) -> None:
+        self.model.train(mode)
+
+    def sync(self, *values) -> None:
+        mx.eval([v.data for v in values])
+
+    def sync_gradients(self) -> None:
+        mx.eval([p.grad.data for p in self.model.parameters() if p.grad is not None])
+
+    def sync_parameters(self) -> None:
+        mx.eval([p.data for p in self.model.parameters()])
+
+    def export_state(self) -> dict:
+        return dict(to_torch_state_dict(self.model, as_numpy=True))
+
+    def import_state(self, state: dict) -> None:
+        from_torch_state_dict(self.model, state)
+
+    def parameter_names(self) -> list[str]:
+        return [self._rename(k) for k, _ in self.model.named_parameters()]
+
+    def gradients(self) -> dict:
+        return {self._rename(k): np.array(p.grad.numpy())
+                for k, p in self.model.named_parameters() if p.grad is not None}
+
+    def save_checkpoint(self, path, meta: dict) -> None:
+        lucid.save({
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "meta": meta,
+        }, path)
+
+    def load_checkpoint(self, path) -> dict:
+        obj = lucid.load(path, device=self.device)
+        self.model.load_state_dict(obj["model"])
+        self.optimizer.load_state_dict(obj["optimizer"])
+        if self.scheduler is not None and obj.get("scheduler") is not None:
+            self.scheduler.load_state_dict(obj["scheduler"])
+        return obj.get("meta") or {}
+
+    def environment(self) -> dict:
+        blas = lucid.blas_info()
+        return {
+            "framework": "Lucid",
+            "version": lucid.__version__,
+            "mlx": getattr(mx, "__version__", "?"),
+            "device": self.device,
+            "threads": blas.get("threads"),
+            "blas": {k: blas.get(k) for k in ("status", "path", "config")},
+            "gpu_available": lucid.gpu_available(),
+        }

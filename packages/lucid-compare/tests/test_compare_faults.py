@@ -1,0 +1,88 @@
+"""Faults and fairness checks of ``lucid-compare run``: refused comparisons, Ctrl-C and
+``--resume``, NaN losses, several seeds."""
+
+import math
+
+import pytest
+from conftest import read_json
+from lucid.compare.cli import main
+
+
+def test_parameter_count_mismatch_is_refused(tmp_path, tiny, capsys):
+    out = tmp_path / "out"
+    argv = ["run", "mlp-mnist", *tiny, "--override", "lucid.hidden=64,32", "--out", str(out)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "different parameter counts (Lucid 52,650, PyTorch 235,146)" in err
+    assert "--force" in err
+    assert not list(out.glob("history_*.json"))
+    assert main([*argv, "--force"]) == 0
+    assert "| parameters | 235,146 | 52,650 | DIFFERENT |" in (out / "report.md").read_text()
+    assert main(["report", str(out)]) == 1
+    assert "refusing to compare" in capsys.readouterr().err
+    assert main(["report", str(out), "--force"]) == 0
+
+
+def test_interrupt_then_resume_continues_the_same_run(tmp_path, tiny, monkeypatch, capsys):
+    from lucid.compare.backends.lucid_backend import LucidBackend
+
+    argv = ["run", *tiny, "--epochs", "2"]
+    ref = tmp_path / "ref"
+    assert main([*argv, "--out", str(ref)]) == 0
+    expected = read_json(ref / "history_lucid.json")
+
+    original, calls = LucidBackend.train_step, {"n": 0}
+
+    def interrupted(self, x, y):  # Ctrl-C at the second batch of Lucid's second epoch
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return original(self, x, y)
+
+    monkeypatch.setattr(LucidBackend, "train_step", interrupted)
+    out = tmp_path / "out"
+    assert main([*argv, "--out", str(out)]) == 130
+    h = read_json(out / "history_lucid.json")
+    assert h["status"] == "interrupted" and "--resume" in h["message"]
+    assert len(h["epochs"]) == 1 and len(h["batch_losses"]) == 5
+    assert read_json(out / "history_torch.json")["status"] == "finished"
+    assert (out / "report.md").exists()  # a report of what was recorded
+
+    monkeypatch.setattr(LucidBackend, "train_step", original)
+    capsys.readouterr()
+    assert main([*argv, "--out", str(out), "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "[PyTorch] already done" in printed and "[Lucid] resuming after epoch 1" in printed
+    h = read_json(out / "history_lucid.json")
+    assert h["status"] == "finished" and [e["epoch"] for e in h["epochs"]] == [1, 2]
+    assert h["batch_losses"] == pytest.approx(expected["batch_losses"], rel=1e-6)
+    for got, want in zip(h["epochs"], expected["epochs"], strict=True):
+        assert got["batch_data_hash"] == want["batch_data_hash"]
+        assert got["test_loss"] == pytest.approx(want["test_loss"], rel=1e-6)
+
+    # resuming with another config is refused
+    assert main([*argv, "--out", str(out), "--resume", "--lr", "0.1"]) == 2
+    assert "was run with another config (lr: saved 0.001, now 0.1)" in capsys.readouterr().err
+
+
+def test_nan_loss_stops_the_run_and_the_report_is_still_written(tmp_path, tiny):
+    out = tmp_path / "out"
+    assert main(["run", "mlp-mnist", *tiny, "--lr", "1e6", "--out", str(out)]) == 4
+    for fw in ("lucid", "torch"):
+        h = read_json(out / f"history_{fw}.json")
+        assert h["status"] == "diverged" and "loss became nan" in h["message"]
+        assert h["batch_losses"][-1] is None and not h["epochs"]
+        assert all(v is None or math.isfinite(v) for v in h["batch_losses"])
+    report = (out / "report.md").read_text()
+    assert "**Lucid: diverged**" in report and "**PyTorch: diverged**" in report
+
+
+def test_seeds_give_mean_std_and_welch(tmp_path, tiny):
+    out = tmp_path / "out"
+    assert main(["run", *tiny, "--subset", "64", "--seeds", "2", "--out", str(out)]) == 0
+    for fw in ("lucid", "torch"):
+        seeds = [read_json(out / f"history_{fw}_seed{s}.json")["config"]["seed"] for s in (0, 1)]
+        assert seeds == [0, 1]
+    report = (out / "report.md").read_text()
+    assert "## Seeds" in report and "Runs per framework: PyTorch 2, Lucid 2" in report
+    assert "Welch's t-test" in report and "| test_acc |" in report
