@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import functional
-from .optimizer import Optimizer, OptimizerError
+from .optimizer import Optimizer
 
 
 class Adagrad(Optimizer):
@@ -20,10 +20,8 @@ class Adagrad(Optimizer):
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
                  maximize: bool = False, compile: bool = True):
-        for key, value in (("lr", lr), ("lr_decay", lr_decay), ("weight_decay", weight_decay),
-                           ("initial_accumulator_value", initial_accumulator_value), ("eps", eps)):
-            if not 0.0 <= value:
-                raise OptimizerError(f"Adagrad: invalid {key}={value} (must be >= 0)")
+        self._check_non_negative("Adagrad", lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                 initial_accumulator_value=initial_accumulator_value, eps=eps)
         self.compile = compile
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
@@ -39,10 +37,7 @@ class Adagrad(Optimizer):
                               maximize=group["maximize"])
         lr, lr_decay = group["lr"], group["lr_decay"]
         hypers = {}
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            state = self.state[p]
+        for p, state in self._with_grad(group):
             if not state:
                 self._init_state(p, group)
             t = state["step"] = state["step"] + 1

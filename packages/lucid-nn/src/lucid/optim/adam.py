@@ -52,10 +52,7 @@ class Adam(Optimizer):
         )
         keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
         hypers = {}
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            state = self.state[p]
+        for p, state in self._with_grad(group):
             if not state:
                 state["step"] = 0
                 state["exp_avg"] = self._zeros(p)

@@ -157,6 +157,19 @@ class Optimizer:
     def _step_group(self, group: dict, touched: list) -> None:
         raise NotImplementedError
 
+    def _with_grad(self, group: dict):
+        """``(p, state)`` for each parameter of ``group`` that has a gradient."""
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, self.state[p]
+
+    @staticmethod
+    def _check_non_negative(name: str, **values) -> None:
+        """Raise :class:`OptimizerError` naming the first hyperparameter below zero."""
+        for key, value in values.items():
+            if not 0.0 <= value:
+                raise OptimizerError(f"{name}: invalid {key}={value} (must be >= 0)")
+
     def _kernel(self, rule, **flags):
         return functional.kernel(rule, self.compile, **flags)
 

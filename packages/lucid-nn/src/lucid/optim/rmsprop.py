@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import functional
-from .optimizer import Optimizer, OptimizerError
+from .optimizer import Optimizer
 
 
 class RMSprop(Optimizer):
@@ -22,10 +22,8 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
                  maximize: bool = False, compile: bool = True):
-        for key, value in (("lr", lr), ("eps", eps), ("momentum", momentum),
-                           ("weight_decay", weight_decay), ("alpha", alpha)):
-            if not 0.0 <= value:
-                raise OptimizerError(f"RMSprop: invalid {key}={value} (must be >= 0)")
+        self._check_non_negative("RMSprop", lr=lr, eps=eps, momentum=momentum,
+                                 weight_decay=weight_decay, alpha=alpha)
         self.compile = compile
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, maximize=maximize)
@@ -41,10 +39,7 @@ class RMSprop(Optimizer):
             ("grad_avg",) if centered else ())
         values = (group["lr"], group["weight_decay"], alpha, 1 - alpha, group["eps"], momentum)
         hypers = {}
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            state = self.state[p]
+        for p, state in self._with_grad(group):
             if not state:
                 state["step"] = 0
                 state["square_avg"] = self._zeros(p)
