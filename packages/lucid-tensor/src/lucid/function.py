@@ -57,7 +57,8 @@ def common_device(name: str, tensors) -> str:
 def translate_mlx_error(name: str, args, err: Exception) -> LucidError:
     msg = str(err)
     text = f"{name}: {msg.split('] ', 1)[-1]} (inputs: {describe(args)})"
-    if "dtype" in msg.lower() or "type" in msg.lower() and "shape" not in msg.lower():
+    lower = msg.lower()
+    if "dtype" in lower or ("type" in lower and "shape" not in lower):
         return DTypeError(text)
     return ShapeError(text)
 
