@@ -26,6 +26,8 @@ class Backend(abc.ABC):
     name: str = "?"
     #: the framework's optimizer module (``torch.optim`` / ``lucid.optim``), set by subclasses
     optim = None
+    #: the framework's functional module (``torch.nn.functional`` / ``lucid.nn.functional``)
+    functional = None
 
     def __init__(self, cfg: TrainConfig, num_classes: int, input_shape: tuple[int, int, int],
                  steps_per_epoch: int = 1):
@@ -43,24 +45,25 @@ class Backend(abc.ABC):
     def build_model(self):
         """The experiment's model, on the configured device, in train mode."""
 
-    @abc.abstractmethod
     def parameters(self):
         """The model's parameters, in registration order."""
+        return self.model.parameters()
 
     @abc.abstractmethod
     def to_device(self, x: np.ndarray, y: np.ndarray):
         """A NumPy batch as the framework's tensors."""
 
-    @abc.abstractmethod
     def forward(self, xb, yb):
         """``(logits, mean cross-entropy loss)``."""
+        logits = self.model(xb)
+        return logits, self.functional.cross_entropy(logits, yb)
 
-    @abc.abstractmethod
-    def backward(self, loss) -> None: ...
+    def backward(self, loss) -> None:
+        loss.backward()
 
-    @abc.abstractmethod
     def scalar(self, value) -> float:
         """A 0-d tensor as a Python float (this synchronises lazy or asynchronous work)."""
+        return float(value.item())
 
     @abc.abstractmethod
     def count_correct(self, logits, yb) -> int: ...
@@ -72,8 +75,8 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def no_grad(self) -> contextlib.AbstractContextManager: ...
 
-    @abc.abstractmethod
-    def train_mode(self, mode: bool = True) -> None: ...
+    def train_mode(self, mode: bool = True) -> None:
+        self.model.train(mode)
 
     @abc.abstractmethod
     def export_state(self) -> dict[str, np.ndarray]:

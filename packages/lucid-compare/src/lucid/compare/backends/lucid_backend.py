@@ -24,6 +24,7 @@ def seed(n: int) -> None:
 
 class LucidBackend(Backend):
     name = "lucid"
+    functional = F
     optim = lucid.optim
 
     def set_threads(self, n: int) -> None:
@@ -39,22 +40,9 @@ class LucidBackend(Backend):
         model.train()
         return model
 
-    def parameters(self):
-        return self.model.parameters()
-
     def to_device(self, x, y):
         return (lucid.tensor(x, dtype=lucid.float32, device=self.device),
                 lucid.tensor(y, dtype=lucid.int64, device=self.device))
-
-    def forward(self, xb, yb):
-        logits = self.model(xb)
-        return logits, F.cross_entropy(logits, yb)
-
-    def backward(self, loss) -> None:
-        loss.backward()
-
-    def scalar(self, value) -> float:
-        return float(value.item())
 
     def count_correct(self, logits, yb) -> int:
         with lucid.no_grad():
@@ -65,9 +53,6 @@ class LucidBackend(Backend):
 
     def no_grad(self):
         return lucid.no_grad()
-
-    def train_mode(self, mode: bool = True) -> None:
-        self.model.train(mode)
 
     def sync(self, *values) -> None:
         mx.eval([v.data for v in values])

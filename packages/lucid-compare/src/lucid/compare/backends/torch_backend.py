@@ -37,6 +37,7 @@ def seed(n: int) -> None:
 
 class TorchBackend(Backend):
     name = "torch"
+    functional = F
     optim = torch.optim
 
     def set_threads(self, n: int) -> None:
@@ -49,22 +50,9 @@ class TorchBackend(Backend):
                                    self.cfg.hidden)
         return model.to(self.device).train()
 
-    def parameters(self):
-        return self.model.parameters()
-
     def to_device(self, x, y):
         return (torch.from_numpy(np.ascontiguousarray(x)).to(self.device),
                 torch.from_numpy(np.ascontiguousarray(y)).to(self.device))
-
-    def forward(self, xb, yb):
-        logits = self.model(xb)
-        return logits, F.cross_entropy(logits, yb)
-
-    def backward(self, loss) -> None:
-        loss.backward()
-
-    def scalar(self, value) -> float:
-        return float(value.item())
 
     def count_correct(self, logits, yb) -> int:
         with torch.no_grad():
@@ -75,9 +63,6 @@ class TorchBackend(Backend):
 
     def no_grad(self):
         return torch.no_grad()
-
-    def train_mode(self, mode: bool = True) -> None:
-        self.model.train(mode)
 
     def sync(self, *values) -> None:
         if self.device.type == "cuda":
