@@ -166,7 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads for both (default: the number of usable CPUs)")
     p.add_argument("--seed", type=int, default=0)
     _add_device_flags(p, torch_default="cpu")
-    p.add_argument("--out", default=DEFAULT_OUT, help="folder for bench_<experiment>.json")
+    p.add_argument("--rounds", type=_positive_int, default=1,
+                   help="runs of each framework, alternating which goes first (default 1)")
+    p.add_argument("--out", default=DEFAULT_OUT,
+                   help="folder for bench_<experiment>_b<batch>[_eval].json")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("parity", help="same weights, one batch: largest differences of logits "
