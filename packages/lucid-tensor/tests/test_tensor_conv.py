@@ -257,3 +257,58 @@ def test_conv2d_float16_runs_in_float16():
 def test_conv_rejects_non_tensors():
     with pytest.raises(TypeError, match="conv2d"):
         lucid.conv2d(np.zeros((1, 3, 4, 4), np.float32), _t(2, 3, 3, 3))
+
+
+# ----- Winograd path (float32 3x3 stride-1 convs with >= 32 channels, output >= 8x8) -----
+WINOGRAD = [
+    ((2, 32, 8, 8), (32, 32, 3, 3), {"padding": 1}),
+    ((1, 32, 9, 11), (40, 32, 3, 3), {"padding": 1}),  # ragged tiles: padded up, cropped
+    ((2, 32, 10, 10), (32, 32, 3, 3), {"padding": 0}),
+    ((1, 36, 8, 9), (32, 36, 3, 3), {"padding": (2, 1)}),
+    ((1, 32, 8, 8), (32, 32, 3, 3), {"padding": "same"}),
+    ((0, 32, 8, 8), (32, 32, 3, 3), {"padding": 1}),  # empty batch
+]
+
+
+def test_winograd_is_chosen_for_these_shapes():
+    from lucid.ops.nn import winograd
+
+    for xs, ws, _ in WINOGRAD:
+        m = winograd.tile_size(ws, (1, 1), (1, 1), 1, xs[2:], lucid.float32)
+        assert m == winograd.TILE > 0, xs
+    assert winograd.tile_size((32, 32, 3, 3), (2, 2), (1, 1), 1, (8, 8), lucid.float32) == 0
+    assert winograd.tile_size((32, 16, 3, 3), (1, 1), (1, 1), 1, (8, 8), lucid.float32) == 0
+
+
+@pytest.mark.parametrize(("xs", "ws", "kw"), WINOGRAD, ids=_ids(WINOGRAD))
+def test_conv2d_winograd_matches_torch(xs, ws, kw):
+    """All inputs require grad: forward, dW and dx by Winograd."""
+    check_op(lambda x, w, b: lucid.conv2d(x, w, b, **kw),
+             lambda x, w, b: F.conv2d(x, w, b, **kw),
+             randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[0], seed=3), **TOL)
+
+
+@pytest.mark.parametrize(("xs", "ws", "kw"), WINOGRAD, ids=_ids(WINOGRAD))
+def test_conv2d_winograd_forward_when_weight_is_frozen(xs, ws, kw):
+    """Weight without grad (or under no_grad): im2col forward, dx by Winograd."""
+    check_op(lambda x, w, b: lucid.conv2d(x, w, b, **kw),
+             lambda x, w, b: F.conv2d(x, w, b, **kw),
+             randn(*xs, seed=1), randn(*ws, seed=2), randn(ws[0], seed=3),
+             grad=(True, False, False), **TOL)
+    x, w = randn(*xs, seed=4), randn(*ws, seed=5)
+    with lucid.no_grad():
+        out = lucid.conv2d(lucid.tensor(x), lucid.tensor(w, requires_grad=True), **kw)
+    assert_close(out, F.conv2d(torch.from_numpy(x), torch.from_numpy(w), **kw), **TOL)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_winograd_conv3x3_tile_sizes(m):
+    """F(2x2, 3x3) and F(4x4, 3x3) directly, channel-major, small channel counts."""
+    import mlx.core as mx
+    from lucid.ops.nn import winograd
+
+    x, w = randn(2, 3, 7, 9, seed=1), randn(5, 3, 3, 3, seed=2)
+    out = winograd.conv3x3(mx.array(x).transpose(1, 0, 2, 3),
+                           winograd.kernel_transform(mx.array(w), m), (1, 0, 2, 1), (6, 10), m)
+    ref = F.conv2d(F.pad(torch.from_numpy(x), (2, 1, 1, 0)), torch.from_numpy(w))
+    np.testing.assert_allclose(np.array(out.transpose(1, 0, 2, 3)), ref.numpy(), **TOL)
