@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mlx.core as mx
-import numpy as np
 
 from . import dtypes as _dt
 from .creation import _make, _shape
@@ -53,12 +52,3 @@ def randint(low, high=None, size=(), dtype=None, device=None):
 
 def permutation(n: int, device=None):
     return _make(lambda: mx.random.permutation(n).astype(mx.int64), mx.int64, device, False)
-
-
-def bernoulli_mask(p_keep: float, shape, dtype=mx.float32) -> mx.array:
-    """A 0/1 MLX array with P(1) = ``p_keep`` (used by dropout)."""
-    return mx.random.bernoulli(p_keep, tuple(shape)).astype(dtype)
-
-
-def numpy_generator(seed_value: int) -> np.random.Generator:
-    return np.random.default_rng(seed_value)
