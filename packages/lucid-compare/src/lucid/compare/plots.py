@@ -55,25 +55,8 @@ def draw(analysis: dict, out_dir) -> list[str]:
     ax.set(title="batch loss (raw, smoothed)", xlabel="batch", ylabel="loss")
     ax.legend(fontsize=8)
 
-    ax = axes[0, 1]
-    for fw, h in primaries.items():
-        ep = [e["epoch"] for e in h["epochs"]]
-        ax.plot(ep, [e["train_loss"] for e in h["epochs"]], marker="o", color=_color(fw), ms=4,
-                ls=STYLES.get(fw, "-"), label=f"{LABELS.get(fw, fw)} train")
-        ax.plot(ep, [e["test_loss"] for e in h["epochs"]], marker="s", color=_color(fw), ms=4,
-                ls=":", label=f"{LABELS.get(fw, fw)} test")
-    ax.set(title="epoch loss", xlabel="epoch", ylabel="loss")
-    ax.legend(fontsize=8)
-
-    ax = axes[0, 2]
-    for fw, h in primaries.items():
-        ep = [e["epoch"] for e in h["epochs"]]
-        ax.plot(ep, [e["train_acc"] for e in h["epochs"]], marker="o", color=_color(fw), ms=4,
-                ls=STYLES.get(fw, "-"), label=f"{LABELS.get(fw, fw)} train")
-        ax.plot(ep, [e["test_acc"] for e in h["epochs"]], marker="s", color=_color(fw), ms=4,
-                ls=":", label=f"{LABELS.get(fw, fw)} test")
-    ax.set(title="accuracy", xlabel="epoch", ylabel="accuracy")
-    ax.legend(fontsize=8)
+    _train_test_panel(axes[0, 1], primaries, "loss", "epoch loss")
+    _train_test_panel(axes[0, 2], primaries, "acc", "accuracy")
 
     ax = axes[1, 0]
     n = len(primaries)
@@ -139,3 +122,14 @@ def _epoch_lines(ax, primaries) -> None:
     pos = np.cumsum([e["num_batches"] for e in h["epochs"]])[:-1]
     for p in pos:
         ax.axvline(p + 0.5, color="#cccccc", lw=0.6, zorder=0)
+
+
+def _train_test_panel(ax, primaries: dict, metric: str, title: str) -> None:
+    """Per-epoch train (solid/dashed) and test (dotted) ``metric`` of each framework."""
+    for fw, h in primaries.items():
+        ep = [e["epoch"] for e in h["epochs"]]
+        for split, marker, ls in (("train", "o", STYLES.get(fw, "-")), ("test", "s", ":")):
+            ax.plot(ep, [e[f"{split}_{metric}"] for e in h["epochs"]], marker=marker,
+                    color=_color(fw), ms=4, ls=ls, label=f"{LABELS.get(fw, fw)} {split}")
+    ax.set(title=title, xlabel="epoch", ylabel="loss" if metric == "loss" else "accuracy")
+    ax.legend(fontsize=8)
