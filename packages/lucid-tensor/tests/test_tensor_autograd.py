@@ -63,6 +63,28 @@ def test_retain_grad_keeps_an_intermediate_gradient_like_torch():
     assert_close(lx.grad, tx.grad)
 
 
+def test_the_graph_does_not_keep_intermediate_tensors_alive():
+    """Only backward closures keep values: a dropped intermediate (here the output of a
+    ReLU, whose product's backward needs the other operand only) is freed at once."""
+    import gc
+    import weakref
+
+    x = lucid.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+    w = lucid.tensor([[0.5, 1.0], [-1.0, 2.0]], requires_grad=True)
+    h = lucid.relu(x)
+    z = (h.sum(axis=0) * w).sum()
+    ref = weakref.ref(h)
+    del h
+    gc.collect()
+    assert ref() is None
+    z.backward()
+    xt = torch.tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+    wt = torch.tensor([[0.5, 1.0], [-1.0, 2.0]], requires_grad=True)
+    (torch.relu(xt).sum(dim=0) * wt).sum().backward()
+    assert_close(x.grad, xt.grad)
+    assert_close(w.grad, wt.grad)
+
+
 def test_retain_grad_on_a_leaf_is_harmless():
     x = leaf([1.0, 2.0])
     x.retain_grad()

@@ -312,3 +312,46 @@ def test_winograd_conv3x3_tile_sizes(m):
                            winograd.kernel_transform(mx.array(w), m), (1, 0, 2, 1), (6, 10), m)
     ref = F.conv2d(F.pad(torch.from_numpy(x), (2, 1, 1, 0)), torch.from_numpy(w))
     np.testing.assert_allclose(np.array(out.transpose(1, 0, 2, 3)), ref.numpy(), **TOL)
+
+
+# ----- shifted products (3x3, stride 1, padding 1, >= 16 channels, images >= 16x16) -----
+SHIFTED = [
+    ((2, 16, 16, 16), (16, 16, 3, 3)),
+    ((1, 16, 16, 19), (24, 16, 3, 3)),  # non-square, batch 1, more out channels
+    ((3, 20, 17, 16), (16, 20, 3, 3)),  # odd height, fewer out channels
+    ((0, 16, 16, 16), (16, 16, 3, 3)),  # empty batch
+]
+
+
+def test_shifted_is_chosen_for_these_shapes_only():
+    from lucid.ops.nn import shifted
+
+    for xs, ws in SHIFTED:
+        assert shifted.applies(ws, (1, 1), (1, 1), (1, 1, 1, 1), 1, xs[2:]), xs
+    assert not shifted.applies((16, 16, 3, 3), (2, 2), (1, 1), (1, 1, 1, 1), 1, (16, 16))
+    assert not shifted.applies((16, 16, 3, 3), (1, 1), (1, 1), (0, 0, 0, 0), 1, (16, 16))
+    assert not shifted.applies((16, 3, 3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1, (32, 32))
+    assert not shifted.applies((16, 16, 3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1, (8, 8))
+    assert shifted.applies((16, 16, 3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1, (8, 8),
+                           weight_grad=False)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize(("xs", "ws"), SHIFTED, ids=[f"{x}-{w}" for x, w in SHIFTED])
+def test_conv2d_shifted_matches_torch(xs, ws, bias):
+    b = randn(ws[0], seed=3) if bias else None
+    check_op(lambda x, w, b: lucid.conv2d(x, w, b, padding=1),
+             lambda x, w, b: F.conv2d(x, w, b, padding=1),
+             randn(*xs, seed=1), randn(*ws, seed=2), b, **TOL)
+
+
+@pytest.mark.parametrize("xs", [(1, 16, 16, 19), (2, 16, 8, 9)])
+def test_conv2d_shifted_frozen_weight_and_no_grad(xs):
+    ws = (24, 16, 3, 3)
+    check_op(lambda x, w: lucid.conv2d(x, w, padding=1),
+             lambda x, w: F.conv2d(x, w, padding=1),
+             randn(*xs, seed=1), randn(*ws, seed=2), grad=(True, False), **TOL)
+    x, w = randn(*xs, seed=4), randn(*ws, seed=5)
+    with lucid.no_grad():
+        out = lucid.conv2d(lucid.tensor(x), lucid.tensor(w, requires_grad=True), padding=1)
+    assert_close(out, F.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1), **TOL)

@@ -80,18 +80,39 @@ class set_grad_enabled(_SetGradEnabled):  # noqa: N801
 
 
 class Node:
-    """One recorded op: ``backward(g) -> (grad of parent 0, grad of parent 1, ...)``."""
+    """One recorded op: ``backward(g) -> (grad of parent 0, grad of parent 1, ...)``.
+
+    ``parents`` holds, per input, ``None`` (it needs no grad), the leaf Tensor itself (its
+    ``.grad`` receives the gradient) or an ``Edge`` to the node that produced it. The graph
+    holds no intermediate values: what a backward needs, its closure keeps.
+    """
 
     __slots__ = ("name", "parents", "backward", "retained")
 
     def __init__(self, name, parents, backward):
         self.name = name
-        self.parents = parents  # tuple: Tensor or None (an input that needs no grad)
+        self.parents = tuple(_parent(t) for t in parents)
         self.backward = backward
         self.retained = None  # the output tensor, when it called retain_grad()
 
     def __repr__(self):
         return f"<{self.name}Backward>"
+
+
+class Edge:
+    """An op's input that is another op's output: its node, shape and dtype, not its data."""
+
+    __slots__ = ("_node", "shape", "dtype")
+    requires_grad = True
+
+    def __init__(self, t):
+        self._node, self.shape, self.dtype = t._node, t.shape, t.dtype
+
+
+def _parent(t):
+    if t is None or not t.requires_grad:
+        return None
+    return t if t._node is None else Edge(t)
 
 
 def sum_to_shape(g: mx.array, shape: tuple) -> mx.array:
