@@ -6,11 +6,15 @@
   (gradients of input and weight, values evaluated), Lucid (``lucid.conv2d``) against
   PyTorch (``torch.nn.functional.conv2d``), with the Lucid / PyTorch time ratio, and the
   totals weighted by how often each shape occurs in the network.
+- For each convolution shape, the floor of any matrix-product formulation
+  (``gemm_floor``): the time of its GEMMs alone through MLX's BLAS, and that floor over
+  PyTorch's whole convolution.
 - A BatchNorm + ReLU pass (training statistics) built from Lucid's elementwise ops and
   reductions, against PyTorch's fused ``batch_norm``.
 
 Times are medians after a warm-up, with the same thread count for every library.
 Usage: python benchmarks/bench_engine.py [--out bench-results/engine.json] [--threads N]
+       [--batch B]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
+import gemm_floor  # noqa: E402
 import lucid  # noqa: E402  (before mlx.core: it gives MLX its BLAS)
 import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -115,18 +120,20 @@ def _torch_conv_runs(x_np, w_np, g_np, stride, padding, input_grad):
     return forward, forward_backward, y
 
 
-def bench_conv(quick: bool) -> tuple[list[dict], dict]:
+def bench_conv(quick: bool, batch: int = BATCH) -> tuple[list[dict], dict]:
     rng = np.random.default_rng(0)
-    rows, totals = [], {"lucid_ms": 0.0, "torch_ms": 0.0, "lucid_fwd_ms": 0.0, "torch_fwd_ms": 0.0}
+    rows = []
+    totals = {"lucid_ms": 0.0, "torch_ms": 0.0, "lucid_fwd_ms": 0.0, "torch_fwd_ms": 0.0,
+              "floor_ms": 0.0, "floor_fwd_ms": 0.0}
     has_conv = hasattr(lucid, "conv2d")
     for name, cin, cout, k, stride, padding, size, count in CONV_SHAPES:
         out_size = (size + 2 * padding - k) // stride + 1
-        x_np = rng.standard_normal((BATCH, cin, size, size), dtype=np.float32)
+        x_np = rng.standard_normal((batch, cin, size, size), dtype=np.float32)
         w_np = rng.standard_normal((cout, cin, k, k), dtype=np.float32) / np.float32(np.sqrt(cin * k * k))
-        g_np = rng.standard_normal((BATCH, cout, out_size, out_size), dtype=np.float32)
+        g_np = rng.standard_normal((batch, cout, out_size, out_size), dtype=np.float32)
         input_grad = name != "stem 3>64"  # the image needs no gradient
-        heavy = cin * cout * k * k * out_size**2 >= 64 * 64 * 9 * 32**2
-        row = {"name": name, "input": [BATCH, cin, size, size], "weight": [cout, cin, k, k],
+        heavy = batch * cin * cout * k * k * out_size**2 >= 32 * 64 * 64 * 9 * 32**2
+        row = {"name": name, "input": [batch, cin, size, size], "weight": [cout, cin, k, k],
                "stride": stride, "padding": padding, "count": count, "input_grad": input_grad}
         t_fwd, t_fb, y_t = _torch_conv_runs(x_np, w_np, g_np, stride, padding, input_grad)
         row["torch"] = {"forward": timed(t_fwd, quick, heavy),
@@ -143,9 +150,19 @@ def bench_conv(quick: bool) -> tuple[list[dict], dict]:
             totals["lucid_fwd_ms"] += count * row["lucid"]["forward"]["median_ms"]
         totals["torch_ms"] += count * row["torch"]["forward_backward"]["median_ms"]
         totals["torch_fwd_ms"] += count * row["torch"]["forward"]["median_ms"]
+        row["gemm_floor"] = floor = gemm_floor.conv_gemm_floor(
+            lambda fn, heavy=heavy: timed(fn, quick, heavy), cin, cout, k, stride, padding, size, batch,
+            input_grad)
+        totals["floor_ms"] += count * floor["forward_backward"]
+        totals["floor_fwd_ms"] += count * floor["forward"]
+        row["floor_ratio_forward"] = round(floor["forward"] / row["torch"]["forward"]["median_ms"], 2)
+        row["floor_ratio"] = round(floor["forward_backward"]
+                                   / row["torch"]["forward_backward"]["median_ms"], 2)
         rows.append(row)
         print(_conv_line(row), flush=True)
     totals = {k: round(v, 1) for k, v in totals.items()}
+    totals["floor_ratio"] = round(totals["floor_ms"] / totals["torch_ms"], 2)
+    totals["floor_ratio_forward"] = round(totals["floor_fwd_ms"] / totals["torch_fwd_ms"], 2)
     if has_conv:
         totals["ratio"] = round(totals["lucid_ms"] / totals["torch_ms"], 2)
         totals["ratio_forward"] = round(totals["lucid_fwd_ms"] / totals["torch_fwd_ms"], 2)
@@ -198,15 +215,20 @@ def _conv_line(row: dict) -> str:
         return f"  {row['name']:<24} torch fwd {tf:8.2f} ms  fwd+bwd {t:8.2f} ms  (no lucid)"
     lb = row["lucid"]["forward_backward"]["median_ms"]
     lf = row["lucid"]["forward"]["median_ms"]
+    fl = row["gemm_floor"]
     return (f"  {row['name']:<24} fwd lucid {lf:8.2f} torch {tf:8.2f} x{row['ratio_forward']:<5}"
-            f" | fwd+bwd lucid {lb:8.2f} torch {t:8.2f} x{row['ratio']:<5} ms")
+            f" | fwd+bwd lucid {lb:8.2f} torch {t:8.2f} x{row['ratio']:<5} ms"
+            f" | GEMM floor fwd {fl['forward']:8.2f} x{row['floor_ratio_forward']:<5}"
+            f" fwd+bwd {fl['forward_backward']:8.2f} x{row['floor_ratio']:<5}")
 
 
 def main(argv=None) -> dict:
-    args = common.parser(__doc__.splitlines()[0], "bench-results/engine.json").parse_args(argv)
+    p = common.parser(__doc__.splitlines()[0], "bench-results/engine.json")
+    p.add_argument("--batch", type=int, default=BATCH, help=f"conv batch (default {BATCH})")
+    args = p.parse_args(argv)
     threads = common.set_threads(args.threads)
     start, cpu_start = time.perf_counter(), time.process_time()
-    results = {"benchmark": "engine", "batch": BATCH, "quick": args.quick,
+    results = {"benchmark": "engine", "batch": args.batch, "quick": args.quick,
                "environment": common.environment(("numpy", "torch", "lucid"))}
     print(f"threads {threads}; BLAS: {results['environment']['blas']['status']} "
           f"({results['environment']['blas']['path']})")
@@ -215,13 +237,15 @@ def main(argv=None) -> dict:
     print(f"sgemm {SGEMM_N}: lucid {s['lucid_gflops']} GFLOP/s (target {SGEMM_TARGET_GFLOPS}), "
           f"numpy {s['numpy_gflops']}, torch {s['torch_gflops']}")
 
-    print(f"conv2d, batch {BATCH} (median ms; x = Lucid / PyTorch):")
-    results["conv"], results["conv_resnet18_total"] = bench_conv(args.quick)
+    print(f"conv2d, batch {args.batch} (median ms; x = Lucid / PyTorch):")
+    results["conv"], results["conv_resnet18_total"] = bench_conv(args.quick, args.batch)
     tot = results["conv_resnet18_total"]
     print(f"ResNet-18 convs, weighted by use: torch fwd {tot['torch_fwd_ms']} ms, "
           f"fwd+bwd {tot['torch_ms']} ms" + (
               f"; lucid fwd {tot['lucid_fwd_ms']} ms, fwd+bwd {tot['lucid_ms']} ms "
               f"(x{tot['ratio_forward']} / x{tot['ratio']})" if "ratio" in tot else ""))
+    print(f"  GEMM floor (products alone, through MLX's BLAS): fwd {tot['floor_fwd_ms']} ms, "
+          f"fwd+bwd {tot['floor_ms']} ms (x{tot['floor_ratio_forward']} / x{tot['floor_ratio']})")
 
     results["batchnorm_relu"] = bn = bench_batchnorm_relu(args.quick)
     print(f"BatchNorm+ReLU fwd+bwd {bn['shape']}: lucid {bn['lucid_run']['median_ms']} ms, "
