@@ -36,6 +36,8 @@ CONV2D = [
     ((2, 4, 8, 8), (8, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 4}),  # multiplier 2
     ((2, 4, 6, 6), (5, 4, 1, 1), {}),
     ((2, 4, 6, 6), (5, 4, 1, 1), {"stride": 2}),
+    ((2, 4, 7, 9), (5, 4, 1, 1), {"stride": (2, 3), "padding": 1}),  # 1x1: a strided slice
+    ((2, 4, 7, 7), (6, 2, 1, 1), {"stride": 2, "groups": 2, "dilation": 2}),
     ((1, 3, 6, 6), (4, 3, 3, 3), {"padding": 1}),  # batch 1
     ((0, 3, 6, 6), (4, 3, 3, 3), {"stride": 2, "padding": 1}),  # empty batch
     ((2, 3, 7, 6), (4, 3, 2, 5), {"stride": (1, 2), "padding": (1, 2)}),  # non-square

@@ -59,9 +59,11 @@ def im2col(x_c, kernel, stride, dilation, pads, out_hw, value=0.0):
     """
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     xp = pad_or_crop(x_c, *pads, value=value)
-    c, n, hp, wp = xp.shape
-    if (kh, kw, sh, sw) == (1, 1, 1, 1) and (hp, wp) == (ho, wo):
-        return mx.contiguous(xp).reshape(c, 1, 1, n, ho, wo)
+    c, n = xp.shape[:2]
+    if (kh, kw) == (1, 1):  # a strided slice: as_strided would first copy a whole view
+        tap = xp[:, :, : sh * (ho - 1) + 1: sh, : sw * (wo - 1) + 1: sw]
+        return mx.contiguous(tap).reshape(c, 1, 1, n, ho, wo)
+    hp, wp = xp.shape[2:]
     view = mx.as_strided(
         xp,
         (c, kh, kw, n, ho, wo),
@@ -82,6 +84,11 @@ def col2im(cols, in_hw, stride, dilation, pad_tl):
     if (kh, kw, ho * sh, wo * sw) == (sh, sw, h, w) and (dh, dw, top, left) == (1, 1, 0, 0):
         # windows tile the image exactly (kernel == stride): one transposing copy
         return cols.transpose(0, 3, 4, 1, 5, 2).reshape(c, n, h, w)
+    if (kh, kw) == (1, 1):  # one tap: zeros between its pixels, one padding copy
+        spread = mx.pad(cols.reshape(c, n, ho, 1, wo, 1),
+                        [(0, 0), (0, 0), (0, 0), (0, sh - 1), (0, 0), (0, sw - 1)])
+        spread = spread.reshape(c, n, ho * sh, wo * sw)  # row s u holds window u
+        return pad_or_crop(spread, -top, h + top - ho * sh, -left, w + left - wo * sw)
     hs, ws = -(-h // sh), -(-w // sw)  # phase grid, ceil(H / s) x ceil(W / s)
     phases = {}
     for i in range(kh):
