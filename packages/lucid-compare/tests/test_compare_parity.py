@@ -76,3 +76,14 @@ def test_torch_relus_with_lucid_signs_record_the_flips():
     assert model(x).tolist() == [[0.0, 0.0, 0.5, 4.0]]  # plain ReLUs again afterwards
     with pytest.raises(IndexError, match="more ReLUs"), torch_relus_with_signs(model, [first]):
         model(x)
+
+
+def test_parity_reports_relu_calls_that_do_not_match(monkeypatch, tmp_path, capsys):
+    from lucid.compare import relu_signs
+
+    monkeypatch.setattr(relu_signs, "lucid_relu_signs", lambda model, xb: [])
+    path = tmp_path / "parity.json"
+    assert main(["parity", "mlp-mnist", "--json", str(path)]) == 0  # the plain check passes
+    signs = read_json(path)["lucid_relu_signs"]
+    assert signs["relu_calls"] == 0 and signs["calls_matched"] is False
+    assert "NOT matched" in capsys.readouterr().out
