@@ -1,8 +1,8 @@
 """The matrix-product floor of a convolution: the time of its GEMMs alone, through MLX.
 
-Any convolution written as matrix products over MLX arrays (im2col, shifted products,
-Winograd's batched products) costs at least the products themselves, at the rate the BLAS
-behind MLX reaches on those shapes; the copies around them come on top. With ``P = N Ho Wo``
+A convolution written as im2col or shifted matrix products over MLX arrays costs at least
+those products, at the rate the BLAS behind MLX reaches on their shapes; the copies around
+them come on top. With ``P = N Ho Wo``
 output pixels, ``Kc = C kh kw`` and ``Ko = O kh kw``, the products of one convolution are:
 
     forward   (O x Kc) @ (Kc x P)                     im2col: one product
@@ -15,8 +15,8 @@ output pixels, ``Kc = C kh kw`` and ``Ko = O kh kw``, the products of one convol
               9 x (O x R) @ (R x C)                   shifted
 
 Each is timed on contiguous random operands; the floor of a part is its fastest
-formulation. Winograd trades multiplications for transforms and is not counted here: its
-products run on the same thin shapes (``C`` or ``O`` wide) as the shifted ones.
+formulation. Winograd is not covered by this floor: it does fewer multiplications (on thin
+shapes, ``C`` or ``O`` wide, like the shifted ones) and adds transforms over the image.
 """
 
 from __future__ import annotations
