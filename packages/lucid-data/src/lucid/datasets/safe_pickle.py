@@ -51,28 +51,52 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError(f"{self.name}: persistent ids are not allowed")
 
 
-def _check_no_objects(value, name: str):
-    """Object arrays could smuggle arbitrary Python objects: refuse them."""
-    if isinstance(value, np.ndarray) and value.dtype.hasobject:
-        raise UnsafePickleError(f"{name}: object arrays are not allowed in a dataset pickle")
-    if isinstance(value, dict):
-        for v in value.values():
-            _check_no_objects(v, name)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            if isinstance(v, (np.ndarray, dict, list, tuple)):
-                _check_no_objects(v, name)
+#: Deepest nesting of containers accepted in a dataset pickle (CIFAR's is 2).
+MAX_DEPTH = 32
+_CONTAINERS = (dict, list, tuple)
+
+
+def check_structure(value, name: str, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse object arrays, cycles and nesting deeper than ``max_depth`` in ``value``.
+
+    Object arrays could smuggle arbitrary Python objects. The walk is iterative and visits
+    each container once (by ``id``), so it takes time linear in the number of distinct
+    objects, whatever their sharing, and never exhausts Python's stack.
+    """
+    done: set[int] = set()
+    active: set[int] = set()  # containers on the current path: meeting one is a cycle
+    stack = [(value, 1, False)]
+    while stack:
+        v, depth, leaving = stack.pop()
+        if leaving:
+            active.discard(id(v))
+            done.add(id(v))
+            continue
+        if isinstance(v, np.ndarray):
+            if v.dtype.hasobject:
+                raise UnsafePickleError(f"{name}: object arrays are not allowed in a dataset pickle")
+            continue
+        if not isinstance(v, _CONTAINERS) or id(v) in done:
+            continue
+        if id(v) in active:
+            raise CorruptFileError(f"{name}: a container holds itself (cyclic pickle)")
+        if depth > max_depth:
+            raise CorruptFileError(f"{name}: containers nested deeper than {max_depth} levels")
+        active.add(id(v))
+        stack.append((v, depth, True))
+        children = v.values() if isinstance(v, dict) else v
+        stack.extend((c, depth + 1, False) for c in children)
 
 
 def safe_loads(data: bytes, name: str = "<pickle>", encoding: str = "bytes"):
     """Unpickle ``data`` with :class:`RestrictedUnpickler`."""
     try:
         obj = RestrictedUnpickler(io.BytesIO(data), name=name, encoding=encoding).load()
-    except UnsafePickleError:
+        check_structure(obj, name)
+    except (UnsafePickleError, CorruptFileError):
         raise
     except Exception as e:  # malformed stream: truncated, wrong opcodes, bad array state
         raise CorruptFileError(f"{name}: not a valid pickle ({type(e).__name__}: {e})") from e
-    _check_no_objects(obj, name)
     return obj
 
 
