@@ -1,17 +1,23 @@
-"""Load an optimised BLAS into the process before MLX, on Linux.
+"""Give MLX an optimised BLAS on Linux, without lending it to any other library.
 
 MLX's Linux wheels link the reference (netlib) BLAS, about 15x slower than OpenBLAS on a
-matrix product. MLX calls ``cblas_sgemm`` and friends by name, and the dynamic linker looks
-a name up in the process's global scope before a library's own dependencies. So an
-OpenBLAS with unprefixed symbols (the ``ngsolve-openblas`` wheel, built for every x86-64
-CPU type; or ``cmeel-openblas``, built for one) opened ``RTLD_GLOBAL`` before ``mlx.core``
-is imported serves every BLAS and LAPACK call MLX makes.
+matrix product: ``libmlx.so`` needs ``libblas-<hash>.so.3`` and ``liblapack-<hash>.so.3``,
+shipped beside it. The dynamic linker satisfies a ``NEEDED`` name with any library already
+loaded under that ``SONAME``. So before ``mlx.core`` is imported, Lucid opens OpenBLAS (the
+``ngsolve-openblas`` wheel, built for every x86-64 CPU type; or ``cmeel-openblas``)
+``RTLD_LOCAL`` and loads, under each of those two names, an alias: a library with no code
+whose only dependency is OpenBLAS (``lucid._elf``). MLX then binds every BLAS and LAPACK
+call to OpenBLAS, and the reference libraries are never loaded.
+
+Nothing enters the process's global symbol scope: a library loaded later (PyTorch, whose
+``libtorch_cpu`` exports and calls ``sgemm_`` through its PLT) still binds to its own BLAS.
+Opening OpenBLAS ``RTLD_GLOBAL`` instead, as Lucid once did, made PyTorch's matrix
+products run in OpenBLAS beside PyTorch's own OpenMP threads: 4x slower LeNet-5 steps.
 
 That OpenBLAS needs ``libgfortran.so.5``, which a bare Linux machine lacks. The wheels that
 Lucid already depends on (``mlx[cpu]``, ``numpy``) ship a copy, renamed with a hash so it
-cannot clash (``mlx_cpu.libs/libgfortran-f7379c93.so.5.0.0``). The linker matches a needed
-library against the ``SONAME`` of the libraries already loaded, so Lucid loads an in-memory
-copy of that file whose ``SONAME`` reads ``libgfortran.so.5``; nothing is written to disk.
+cannot clash (``mlx_cpu.libs/libgfortran-f7379c93.so.5.0.0``); Lucid loads an in-memory
+copy of it whose ``SONAME`` reads ``libgfortran.so.5``.
 
 ``info()`` tells what happened. Set ``LUCID_NO_OPENBLAS=1`` to keep MLX's own BLAS.
 """
@@ -20,12 +26,13 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import importlib.util
 import os
-import struct
 import sys
-import tempfile
 import time
 import warnings
+
+from . import _elf
 
 OPT_OUT_VAR = "LUCID_NO_OPENBLAS"
 GFORTRAN = "libgfortran.so.5"
@@ -35,7 +42,7 @@ TARGET_FEATURE = {
     "HASWELL": "avx2", "ZEN": "avx2", "SKYLAKEX": "avx512f", "COOPERLAKE": "avx512_bf16",
     "SAPPHIRERAPIDS": "amx_tile", "NEOVERSEV1": "sve", "NEOVERSEN2": "sve2", "ARMV8SVE": "sve",
 }
-state: dict = {"status": "not attempted", "path": None, "gfortran": None}
+state: dict = {"status": "not attempted", "path": None, "gfortran": None, "aliases": []}
 _lib: ctypes.CDLL | None = None
 
 
@@ -93,94 +100,25 @@ def _gfortran_copies() -> list[str]:
     return sorted(found, key=lambda p: "mlx" not in os.path.basename(os.path.dirname(p)))
 
 
-def _dynamic(data: bytes) -> tuple[int | None, list[int]]:
-    """File offsets of the ``SONAME`` and ``NEEDED`` strings of a 64-bit little-endian ELF."""
-    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        raise ValueError("not a 64-bit little-endian ELF file")
-    phoff, = struct.unpack_from("<Q", data, 0x20)
-    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
-    loads, dynamic = [], None
-    for i in range(phnum):
-        ptype, _, offset, vaddr, _, filesz, _, _ = struct.unpack_from(
-            "<IIQQQQQQ", data, phoff + i * phentsize)
-        if ptype == 1:  # PT_LOAD
-            loads.append((vaddr, offset, filesz))
-        elif ptype == 2:  # PT_DYNAMIC
-            dynamic = offset
-    if dynamic is None:
-        raise ValueError("no dynamic section")
-    tags: dict[int, list[int]] = {}
-    for pos in range(dynamic, len(data), 16):
-        tag, val = struct.unpack_from("<qQ", data, pos)
-        if tag == 0:  # DT_NULL
-            break
-        tags.setdefault(tag, []).append(val)
-    strtab = next(off + tags[5][0] - va for va, off, size in loads if va <= tags[5][0] < va + size)
-    soname = strtab + tags[14][0] if 14 in tags else None
-    return soname, [strtab + v for v in tags.get(1, [])]
-
-
-def _cstring(data: bytes, pos: int) -> str:
-    return data[pos:data.index(b"\0", pos)].decode()
-
-
-def _open_image(data: bytes, name: str) -> None:
-    """dlopen an ELF image held in memory (a memfd), or via a temporary file."""
-    if hasattr(os, "memfd_create"):
-        fd = os.memfd_create(name)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            ctypes.CDLL(f"/proc/self/fd/{fd}")
-            return
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-    with tempfile.TemporaryDirectory(prefix="lucid-blas-") as folder:
-        path = os.path.join(folder, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        ctypes.CDLL(path)
-
-
-def _load_as(src: str, soname: str) -> None:
-    """Load a copy of library ``src`` whose ``SONAME`` is rewritten to ``soname``."""
-    with open(src, "rb") as f:
-        data = bytearray(f.read())
-    at, needed = _dynamic(data)
-    end = data.index(b"\0", at) if at is not None else -1
-    if at is None or end - at < len(soname):
-        raise ValueError(f"{src}: SONAME too short to rewrite")
-    data[at:end] = soname.encode().ljust(end - at, b"\0")
-    folder = os.path.dirname(src)
-    for pos in needed:  # siblings it finds through RPATH $ORIGIN, e.g. libquadmath-<hash>.so
-        sibling = os.path.join(folder, _cstring(data, pos))
-        if os.path.exists(sibling):
-            ctypes.CDLL(sibling)
-    _open_image(bytes(data), soname)
-
-
 def _load_gfortran() -> str:
     errors = []
     for src in _gfortran_copies():
         try:
-            _load_as(src, GFORTRAN)
+            _elf.load_as(src, GFORTRAN)
             return src
-        except (OSError, ValueError, struct.error, StopIteration, KeyError) as err:
+        except (OSError, ValueError, StopIteration, KeyError) as err:
             errors.append(f"{src}: {err}")
     raise OSError(f"no usable copy of {GFORTRAN} in a wheel ({'; '.join(errors) or 'none'})")
 
 
 def _open_openblas(path: str) -> ctypes.CDLL:
     try:
-        return ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        return ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
     except OSError as err:
         if GFORTRAN not in str(err) or state["gfortran"]:
             raise
     state["gfortran"] = _load_gfortran()
-    return ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+    return ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
 
 
 def _address(lib: ctypes.CDLL, name: str) -> int | None:
@@ -209,14 +147,46 @@ def _library_of(address: int) -> str | None:
 
 
 def global_sgemm() -> str | None:
-    """Which library a ``cblas_sgemm`` call from a library loaded now would bind to."""
+    """Which library a ``cblas_sgemm`` call from a library loaded now would bind to through
+    the global scope (None: no library there defines it, as Lucid intends)."""
     address = _address(ctypes.CDLL(None), "cblas_sgemm")
     return None if address is None else (_library_of(address) or hex(address))
 
 
+def _libmlx() -> str | None:
+    """Path of the ``libmlx.so`` that ``import mlx.core`` will load, found without
+    importing it."""
+    try:
+        spec = importlib.util.find_spec("mlx")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(folder, "lib", "libmlx.so")
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def mlx_sgemm() -> str | None:
+    """The library that MLX's ``cblas_sgemm`` binds to (after ``mlx.core`` is loaded)."""
+    path = _libmlx()
+    if path is None or "mlx.core" not in sys.modules:
+        return None
+    address = _address(ctypes.CDLL(path), "cblas_sgemm")
+    return None if address is None else (_library_of(address) or hex(address))
+
+
+def _reference_blas_names(libmlx: str) -> list[str]:
+    """The reference BLAS/LAPACK libraries ``libmlx.so`` needs (``libblas-<hash>.so.3``)."""
+    _, needed = _elf.read_names(libmlx)
+    return [n for n in needed if n.startswith(("libblas", "liblapack", "libcblas"))]
+
+
 def preload() -> None:
-    """Open OpenBLAS ``RTLD_GLOBAL``; called by ``import lucid`` before ``mlx.core``."""
+    """Give MLX OpenBLAS through aliases (module docstring); call before ``mlx.core``."""
     global _lib
+    if state["status"] != "not attempted":
+        return
     if not sys.platform.startswith("linux"):
         state["status"] = "not needed (not Linux)"
         return
@@ -224,17 +194,18 @@ def preload() -> None:
         state["status"] = f"disabled by {OPT_OUT_VAR}"
         return
     if "mlx.core" in sys.modules:
-        provider = global_sgemm()
-        if provider is not None:  # e.g. an OpenBLAS in LD_PRELOAD
-            state.update(status="loaded", path=provider)
-            return
         state["status"] = "mlx.core was imported before lucid"
         warnings.warn(
             "mlx.core was imported before lucid, so Lucid could not give MLX an optimised "
             "BLAS: matrix products and convolutions may be ~15x slower. Import lucid first.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
+        return
+    libmlx = _libmlx()
+    names = _reference_blas_names(libmlx) if libmlx else []
+    if not names:
+        state["status"] = "not needed (MLX links no reference BLAS)"
         return
     errors = []
     for path in _candidates():
@@ -244,21 +215,40 @@ def preload() -> None:
             continue
         try:
             lib = _open_openblas(path)
-        except OSError as err:
+            soname, _ = _elf.read_names(path) if os.path.isabs(path) else (path, [])
+        except (OSError, ValueError) as err:
             errors.append(str(err))
             continue
-        own = _address(lib, "cblas_sgemm")
-        if own is None:
+        if _address(lib, "cblas_sgemm") is None:
             errors.append(f"{path}: no cblas_sgemm")
             continue
+        try:
+            for name in names:
+                _elf.load_alias(name, soname or os.path.basename(path), _elf.machine(libmlx))
+        except (OSError, ValueError) as err:
+            errors.append(f"{path}: aliasing {names} failed: {err}")
+            continue
         _lib = lib
-        state["path"] = path
-        if _address(ctypes.CDLL(None), "cblas_sgemm") == own:
-            state["status"] = "loaded"
-        else:
-            state["status"] = f"loaded, but cblas_sgemm resolves to {global_sgemm()}"
+        state.update(status="loaded", path=path, aliases=names)
         return
     state["status"] = "no OpenBLAS found (pip install ngsolve-openblas): " + "; ".join(errors)
+
+
+class _BeforeMLX:
+    """A meta-path finder that runs ``preload`` as ``mlx.core`` is about to be imported, by
+    Lucid's engine or by anyone else; it finds nothing itself."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == "mlx.core" and state["status"] == "not attempted":
+            preload()
+        return None
+
+
+def install_import_hook() -> None:
+    """Make the next ``import mlx.core`` preload OpenBLAS for MLX (``import lucid`` calls
+    this; it loads nothing now)."""
+    if not any(isinstance(f, _BeforeMLX) for f in sys.meta_path):
+        sys.meta_path.insert(0, _BeforeMLX())
 
 
 def num_threads() -> int | None:
@@ -288,11 +278,15 @@ def measure_sgemm_gflops(n: int = 1024, repeats: int = 3) -> float:
 
 
 def info(measure: bool = False) -> dict:
-    """Which BLAS MLX uses: ``status``, ``path``, ``gfortran``, ``threads``, ``config``.
+    """Which BLAS MLX uses: ``status``, ``path``, ``gfortran``, ``aliases`` (the reference
+    libraries OpenBLAS stands in for), ``threads``, ``config``, ``mlx_sgemm`` (the library
+    MLX's ``cblas_sgemm`` binds to) and ``global_sgemm`` (the one a library loaded now
+    would bind to: None, since Lucid puts nothing in the global scope).
 
     ``measure=True`` adds ``sgemm_gflops`` (a 1024 x 1024 product, about 0.1 s).
     """
-    out = dict(state, threads=num_threads(), config=None)
+    out = dict(state, threads=num_threads(), config=None, mlx_sgemm=mlx_sgemm(),
+               global_sgemm=global_sgemm())
     if _lib is not None:
         _lib.openblas_get_config.restype = ctypes.c_char_p
         out["config"] = _lib.openblas_get_config().decode()

@@ -6,6 +6,8 @@
 - ``from_torch_state_dict`` / ``to_torch_state_dict``: load and export PyTorch weights.
 """
 
+import lucid._engine  # noqa: F401  (the tensor engine, before its modules are used)
+
 from .convert import from_torch_state_dict, renamer, to_torch_state_dict
 from .lenet import LeNet5, lenet_5
 from .resnet import (

@@ -12,6 +12,8 @@
             return self.fc(x)
 """
 
+import lucid._engine  # noqa: F401  (the tensor engine, before its modules are used)
+
 from . import functional, init, utils
 from .containers import ModuleDict, ModuleList, Sequential
 from .layers import *  # noqa: F401,F403

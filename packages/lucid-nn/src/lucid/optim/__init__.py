@@ -9,6 +9,8 @@
     scheduler.step()
 """
 
+import lucid._engine  # noqa: F401  (the tensor engine, before its modules are used)
+
 from . import functional, lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam

@@ -1,0 +1,93 @@
+# ruff: noqa: F401, E402  (a re-export hub: every import here is a public name of lucid)
+"""The tensor engine behind ``lucid``'s namespace: loaded on first use (``lucid/__init__``).
+
+Importing this module loads MLX (after giving it OpenBLAS: ``lucid._blas``), binds the
+ops as ``Tensor`` methods, and copies every public name below into the ``lucid`` package,
+so ``lucid.tensor``, ``lucid.Tensor``, ``lucid.nn.functional`` and friends all see one
+engine, whichever of them a program touches first.
+"""
+
+import sys as _sys
+
+from . import _blas, _runtime
+
+_blas.preload()  # before anything below imports mlx.core
+_runtime.configure_mlx()
+
+from . import autograd, devices, dtypes, ops, random
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .devices import get_default_device, gpu_available, set_default_device
+from .dtypes import (
+    BFloat16,
+    Bool,
+    Float16,
+    Float32,
+    Int32,
+    Int64,
+    bfloat16,
+    bool_,
+    float16,
+    float32,
+    half,
+    int32,
+    int64,
+    long,
+)
+from .errors import (
+    CheckpointError,
+    DeviceError,
+    DTypeError,
+    GradError,
+    LucidError,
+    LucidIndexError,
+    ShapeError,
+)
+from .function import op
+from .ops import bind_methods as _bind_methods
+from .ops.arithmetic import (
+    add,
+    div,
+    floor_divide,
+    matmul,
+    mul,
+    neg,
+    pow,
+    remainder,
+    sub,
+)
+from .ops.conversion import astype
+from .random import manual_seed, rand, randint, randn, seed
+from .tensor import Size, Tensor
+
+_bind_methods(Tensor)
+
+from .ops.elementwise import *  # noqa: F403
+from .ops.indexing import *  # noqa: F403
+from .ops.nn import *  # noqa: F403
+from .ops.reduction import *  # noqa: F403
+from .ops.shape import *  # noqa: F403
+from .serialization import load, save
+
+blas_info = _blas.info
+set_num_threads = _blas.set_num_threads  # threads of the BLAS that MLX's CPU matmuls use
+get_num_threads = _blas.num_threads
+
+
+_lucid = _sys.modules[__name__.rpartition(".")[0]]
+_lucid.__dict__.update({k: v for k, v in globals().items() if not k.startswith("_")})
