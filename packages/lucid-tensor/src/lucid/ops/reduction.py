@@ -6,8 +6,14 @@ PyTorch's ``dim=`` and ``keepdim=`` are accepted as aliases, and the axis may be
 positionally: ``lucid.sum(x, 1)``, ``x.sum(1)``.
 
 Gradients of a reduction are the upstream gradient broadcast back over the reduced axes
-(times the local derivative). ``max``/``min`` return values only and, like
-``torch.amax``, split the gradient evenly between tied maxima.
+(times the local derivative).
+
+``max``/``min`` follow PyTorch: over one axis (``x.max(1)``, ``lucid.max(x, dim=1)``) they
+return the named tuple ``(values, indices)``; the index is the first extreme (a NaN counts
+as the extreme, as in PyTorch), the gradient reaches that element alone, and the indices
+are int64 with no gradient. With no axis, or a tuple of axes (a Lucid extension), they
+return the values only and, like ``torch.amax``, split the gradient evenly between ties.
+``var``/``std`` divide by ``n - 1`` unless told otherwise (PyTorch's ``correction=1``).
 """
 
 from __future__ import annotations
@@ -20,9 +26,9 @@ import mlx.core as mx
 
 from .. import dtypes as _dt
 from ..errors import DTypeError, ShapeError
-from ..function import op
+from ..function import op, run_on
 from ..tensor import Tensor
-from . import elementwise
+from . import elementwise, return_types
 
 _INTEGER = (mx.bool_, mx.int8, mx.int16, mx.int32, mx.uint8, mx.uint16, mx.uint32)
 
@@ -127,7 +133,7 @@ def _ddof(name, ddof, unbiased, correction) -> float:
         raise ShapeError(f"{name}: give only one of ddof=, unbiased=, correction=")
     if unbiased is not None:
         return 1 if unbiased else 0
-    return given[0] if given else 0
+    return given[0] if given else 1
 
 
 def _moments(name, x, axis, keepdims, ddof):
@@ -164,8 +170,13 @@ def _std(x, axis=None, keepdims=False, ddof=0):
 
 def var(x, axis=None, keepdims=False, *, ddof=None, unbiased=None, correction=None,
         dim=None, keepdim=None):
-    """Variance over ``axis``; divides by ``n - ddof`` (ddof 0 unless ``ddof=``,
-    ``correction=`` or ``unbiased=True`` say otherwise)."""
+    """Variance over ``axis`` (all elements when None): sum((x - mean)^2) / (n - c).
+
+    ``c`` is PyTorch's ``correction``, 1 by default (the unbiased sample variance, as
+    ``torch.var``; NumPy's default is 0). ``correction=k``, ``unbiased=True/False`` (1/0)
+    or NumPy's ``ddof=k`` set it; give at most one. n - c <= 0 gives nan (inf for a
+    nonzero sum), as in PyTorch. BatchNorm-style normalisation wants ``correction=0``.
+    """
     axis, keepdims = _pick("var", axis, dim, keepdims, keepdim)
     return _var(x, axis=axis, keepdims=keepdims, ddof=_ddof("var", ddof, unbiased, correction))
 
@@ -237,21 +248,88 @@ amax = _reduction("amax", _amax)
 amin = _reduction("amin", _amin)
 
 
-def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
-    """Largest value over ``axis`` (values only; ties share the gradient evenly).
+def _picker(name):
+    @op(name)
+    def forward(x, index, axis, keepdims):
+        """out = x at ``index`` along ``axis``;  dx = g put back at those positions, 0 elsewhere.
 
+        ``index`` has x's number of dims and no repeated entry along ``axis``.
+        """
+        out = mx.take_along_axis(x, index, axis=axis)
+
+        def backward(g):
+            g = g if keepdims else mx.expand_dims(g, axis)
+            return (mx.put_along_axis(mx.zeros(x.shape, g.dtype), index, g, axis=axis),)
+
+        return (out if keepdims else mx.squeeze(out, axis)), backward
+
+    return forward
+
+
+_PICKERS = {}
+
+
+def select(name, x, index, axis, keepdims, result):
+    """``result(values, indices)``: x's elements at ``index`` (an MLX integer array with
+    x's number of dims) along one ``axis``; the values carry the gradient, the int64
+    indices none. ``axis``/``keepdims`` as in the reductions."""
+    if name not in _PICKERS:
+        _PICKERS[name] = _picker(name)
+    values = _PICKERS[name](x, index, axis, keepdims)
+    index = index if keepdims else mx.squeeze(index, axis)
+    return result(values, Tensor._wrap(index.astype(mx.int64), x.device))
+
+
+def one_axis(name, x, axis, dim, keepdims, keepdim):
+    """(x, axis, keepdims) for an op along one axis; a 0-d x becomes 1-d (its results
+    are 0-d again), and an empty axis is an error."""
+    axis, keepdims = _pick(name, axis, dim, keepdims, keepdim)
+    if isinstance(axis, (tuple, list)):
+        raise ShapeError(f"{name}: axis must be one int, got {axis!r}")
+    axes = normalize_axes(name, axis, x.shape)
+    if axes is None:  # a 0-d tensor
+        return x.reshape(1), 0, False
+    if x.shape[axes[0]] == 0:
+        raise ShapeError(
+            f"{name}: axis {axes[0]} of a tensor of shape {tuple(x.shape)} is empty: "
+            "there is nothing to select along it"
+        )
+    return x, axes[0], keepdims
+
+
+def _extreme_along(name, mx_arg, x, axis, keepdims, dim, keepdim):
+    x, axis, keepdims = one_axis(name, x, axis, dim, keepdims, keepdim)
+    kept = tuple(1 if a == axis else n for a, n in enumerate(x.shape))
+    if x.numel() == 0:  # MLX refuses argmax of any empty array
+        index = mx.zeros(kept, mx.uint32)
+    else:
+        index = run_on(x.device, mx_arg, x.data, axis=axis, keepdims=True)
+    return select(name, x, index, axis, keepdims, getattr(return_types, name))
+
+
+def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
+    """Largest value: ``(values, indices)`` over one axis, the value alone otherwise.
+
+    ``x.max(1)`` -> ``return_types.max(values, indices)`` as in PyTorch: the index of the
+    first maximum (a NaN, if any), int64; dx = g at that element only. ``x.max()`` or a
+    tuple of axes -> values only, the gradient split between ties (``torch.amax``).
     ``max(x, other_tensor)`` is ``maximum(x, other)``, as in PyTorch.
     """
     if isinstance(axis, Tensor):
         return elementwise.maximum(x, axis)
-    return amax(x, axis, keepdims, dim=dim, keepdim=keepdim)
+    if isinstance(dim if dim is not None else axis, (type(None), tuple, list)):
+        return amax(x, axis, keepdims, dim=dim, keepdim=keepdim)
+    return _extreme_along("max", mx.argmax, x, axis, keepdims, dim, keepdim)
 
 
 def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):  # noqa: A001
-    """Smallest value over ``axis`` (values only; ties share the gradient evenly)."""
+    """Smallest value: ``(values, indices)`` over one axis, the value alone otherwise
+    (the mirror of ``max``)."""
     if isinstance(axis, Tensor):
         return elementwise.minimum(x, axis)
-    return amin(x, axis, keepdims, dim=dim, keepdim=keepdim)
+    if isinstance(dim if dim is not None else axis, (type(None), tuple, list)):
+        return amin(x, axis, keepdims, dim=dim, keepdim=keepdim)
+    return _extreme_along("min", mx.argmin, x, axis, keepdims, dim, keepdim)
 
 
 def _arg(name, mx_fn):
@@ -420,9 +498,14 @@ def cumsum(x, axis=None, *, dim=None):
     return _cumsum(x, axis=_one_axis("cumsum", axis, dim, x.shape))
 
 
+# Sorting and selection live in their own module, built on ``select`` above; they are
+# exported and bound as Tensor methods from here.
+from .sorting import argsort, kthvalue, median, sort, topk  # noqa: E402
+
 __all__ = [
     "sum", "mean", "var", "std", "prod", "max", "min", "amax", "amin", "argmax", "argmin",
     "all", "any", "norm", "logsumexp", "softmax", "log_softmax", "cumsum",
+    "sort", "argsort", "topk", "kthvalue", "median", "return_types",
 ]
 
-TENSOR_METHODS = {name: globals()[name] for name in __all__}
+TENSOR_METHODS = {name: globals()[name] for name in __all__ if name != "return_types"}
