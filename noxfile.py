@@ -22,6 +22,13 @@ LOCAL_DEPENDENCIES = {
     "lucid-compare": ["lucid-tensor", "lucid-nn", "lucid-data"],
 }
 TORCH = ["torch>=2.4", "torchvision>=0.19"]
+# Run a second time with the native kernels off, so both paths pass the same parity tests.
+BOTH_PATHS = [
+    "packages/lucid-tensor/tests/test_tensor_conv.py",
+    "packages/lucid-tensor/tests/test_tensor_pool.py",
+    "packages/lucid-nn/tests/test_nn_norm.py",
+    "packages/lucid-nn/tests/test_models_parity.py",
+]
 
 
 def editable_all(session: nox.Session) -> None:
@@ -30,10 +37,23 @@ def editable_all(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Every package's tests and the cross-package ones, all packages installed editable."""
+    """Every package's tests and the cross-package ones, all packages installed editable.
+
+    The native CPU kernels are built first (and used); then the convolution, pooling,
+    normalisation and model parity tests run again on the MLX-ops path (``LUCID_NATIVE=0``).
+    """
     editable_all(session)
     session.install("build", "hatchling")
+    session.run("python", "-m", "lucid._native", "build", success_codes=[0, 1])
     session.run("pytest", *session.posargs)
+    session.run("pytest", *BOTH_PATHS, env={"LUCID_NATIVE": "0"})
+
+
+@nox.session
+def native(session: nox.Session) -> None:
+    """Build lucid-tensor's native CPU kernels into the cache and print what is in use."""
+    session.install("-e", "packages/lucid-tensor")
+    session.run("python", "-m", "lucid._native", "build", *session.posargs)
 
 
 def _package_session(package: str):

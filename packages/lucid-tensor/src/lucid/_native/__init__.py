@@ -1,0 +1,140 @@
+"""Native CPU kernels: MLX custom primitives in C++ (oneDNN convolutions, OpenMP BatchNorm).
+
+``load()`` returns the compiled module, building it at first use (``lucid._native.build``),
+or ``None`` when the MLX-ops path must run instead: ``LUCID_NATIVE=0``, a platform other
+than Linux x86-64, or a failed build (then Lucid warns once, naming the cause and the fix).
+``native_info()`` says what is in use and why. Ops choose the native path at their entry,
+on the CPU and for float32 only.
+
+Threads: one count for every kernel, ``LUCID_NUM_THREADS`` or the CPUs this process may
+use; OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` while the library loads,
+unless set), since spinning threads slowed the BLAS running next to them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import sys
+import threading
+import warnings
+
+from .build import BuildError, cache_root, ensure_built, toolchain
+
+_lock = threading.Lock()
+_state: dict = {}
+
+
+def enabled_by_env() -> bool:
+    return os.environ.get("LUCID_NATIVE", "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def _threads() -> int:
+    env = os.environ.get("LUCID_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _libgomp_loaded() -> bool:
+    try:
+        with open("/proc/self/maps") as fh:
+            return "/libgomp.so" in fh.read()
+    except OSError:
+        return False
+
+
+def _import(path):
+    """Import the built library, with OpenMP told to wait passively if it is new here."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        policy = f"{os.environ['OMP_WAIT_POLICY']} (from the environment)"
+    elif _libgomp_loaded():
+        policy = "unchanged (libgomp was loaded before Lucid's kernels)"
+    else:
+        policy = "PASSIVE"
+    set_here = policy == "PASSIVE"
+    if set_here:  # libgomp reads it once, when it loads; not left in the environment
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        spec = importlib.util.spec_from_file_location(f"{__name__}._lucid_native", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        if set_here:
+            del os.environ["OMP_WAIT_POLICY"]
+    return module, policy
+
+
+def _load(retry: bool = False, force: bool = False):
+    if not enabled_by_env():
+        return None, "off: LUCID_NATIVE=0 in the environment"
+    if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
+        return None, f"off: native kernels are built on Linux x86-64 only (here {sys.platform} " \
+                     f"{platform.machine()}); the MLX-ops path runs"
+    try:
+        tc = toolchain()
+        path, record = ensure_built(tc, retry=retry, force=force)
+        module, policy = _import(path)
+    except BuildError as err:
+        return None, f"unavailable: {err}"
+    except (ImportError, OSError) as err:
+        return None, f"unavailable: the built library does not load ({err}); fix: run " \
+                     "'python -m lucid._native build' to rebuild it"
+    threads = _threads()
+    module.set_num_threads(threads)
+    _state.update(path=str(path), build=record, toolchain=tc, omp_wait_policy=policy, threads=threads)
+    return module, "in use"
+
+
+def load(retry: bool = False, force: bool = False):
+    """The native module, or ``None`` (warned once per process) when it cannot be used.
+
+    ``retry``: build even after a failed build; ``force``: rebuild even if cached (both
+    only take effect before the module has been loaded in this process).
+    """
+    with _lock:
+        if "module" in _state:
+            return _state["module"]
+        before = _build_count()
+        module, reason = _load(retry, force)
+        _state["built_now"] = _build_count() > before
+        _state.update(module=module, reason=reason)
+        if module is None and reason.startswith("unavailable") and not _state.get("warned"):
+            _state["warned"] = True
+            warnings.warn(f"Lucid's native CPU kernels are {reason}. Lucid runs its MLX-ops "
+                          "path instead (correct, slower); LUCID_NATIVE=0 silences this.",
+                          RuntimeWarning, stacklevel=3)
+        return module
+
+
+def _build_count() -> int:
+    from . import build
+
+    return build.BUILDS
+
+
+def native_info() -> dict:
+    """What native kernels are in use and why (loads or builds them if not done yet)."""
+    module = load()
+    info = {"enabled": module is not None, "reason": _state["reason"],
+            "cache": str(cache_root())}
+    if module is not None:
+        tc = _state["toolchain"]
+        info.update(
+            path=_state["path"], built_now=_state["built_now"],
+            build_seconds=_state["build"].get("seconds"), built_at=_state["build"].get("built_at"),
+            compiler=f"{tc.compiler} ({tc.compiler_version})", onednn=module.onednn_version(),
+            onednn_lib=str(tc.onednn_lib), mlx=tc.versions["mlx"],
+            nanobind=tc.versions["nanobind"], threads=module.num_threads(),
+            omp_wait_policy=_state["omp_wait_policy"],
+            kernels=["conv2d", "conv2d_backward_data", "conv2d_backward_weights",
+                     "batch_norm (+relu)"],
+        )
+    return info
+
+
+__all__ = ["load", "native_info"]

@@ -1,0 +1,61 @@
+// Shared helpers of Lucid's native CPU primitives: thread count, input checks, and the
+// pattern every primitive follows (allocate outputs in eval_cpu, run the kernel in a task
+// dispatched to the CPU stream's worker thread).
+#pragma once
+
+#include <omp.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mlx/allocator.h"
+#include "mlx/array.h"
+#include "mlx/backend/cpu/encoder.h"
+#include "mlx/ops.h"
+#include "mlx/primitives.h"
+#include "mlx/utils.h"
+
+namespace lucid_native {
+
+namespace mx = mlx::core;
+
+// One thread count for every OpenMP team and oneDNN primitive of this module.
+int num_threads();
+void set_num_threads(int n);
+
+// omp_set_num_threads only reaches the thread that calls it: call this first thing in every
+// dispatched task, which runs on MLX's worker thread.
+inline void use_threads() {
+  int n = num_threads();
+  if (omp_get_max_threads() != n) omp_set_num_threads(n);
+}
+
+// The stream an op is recorded on: the default one, which must be on the CPU.
+inline mx::Stream cpu_stream(const char* op) {
+  mx::Stream s = mx::to_stream({});
+  if (s.device.type != mx::Device::DeviceType::cpu)
+    throw std::invalid_argument(std::string(op) + ": native kernels run on the CPU only");
+  return s;
+}
+
+// A float32, row-contiguous copy of a (only when it is not one already).
+inline mx::array dense_f32(const mx::array& a, const char* op, mx::Stream s) {
+  if (a.dtype() != mx::float32)
+    throw std::invalid_argument(std::string(op) + ": native kernels take float32 only");
+  return mx::contiguous(a, false, s);
+}
+
+// Give every output its own buffer (outputs never alias inputs here).
+inline void allocate(std::vector<mx::array>& outputs) {
+  for (auto& o : outputs) o.set_data(mx::allocator::malloc(o.nbytes()));
+}
+
+// Kernels read inputs through raw pointers: they must be dense row-major.
+inline void require_dense(const std::vector<mx::array>& inputs, const char* op) {
+  for (auto& a : inputs)
+    if (!a.flags().row_contiguous || a.dtype() != mx::float32)
+      throw std::runtime_error(std::string(op) + ": expected dense float32 inputs");
+}
+
+}  // namespace lucid_native

@@ -1,0 +1,257 @@
+// conv2d through oneDNN, as three MLX primitives (NCHW, weights (O, C/G, kh, kw)):
+//
+//   forward:          out[n,o,u,v] = b[o] + sum_{c,i,j} W[o,c,i,j] x_pad[n,c, s_h u + d_h i, s_w v + d_w j]
+//   backward data:    dx = the transposed map applied to g = dL/dout
+//   backward weights: dW[o,c,i,j] = sum_{n,u,v} g[n,o,u,v] x_pad[n,c, s_h u + d_h i, s_w v + d_w j],
+//                     db[o] = sum_{n,u,v} g[n,o,u,v]
+//
+// (c runs over the group of o.) Creating a oneDNN primitive costs far more than running a
+// small one, so primitives are cached by shape. Memory stays NCHW / (G)OIHW.
+#include <dnnl.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include "ops.h"
+
+namespace lucid_native {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+struct ConvShape {
+  int64_t n, c, h, w, o, kh, kw, ho, wo;
+  Pair stride, dil;
+  Pads pads;
+  int groups;
+  bool bias;
+  auto key() const {
+    return std::tie(n, c, h, w, o, kh, kw, ho, wo, stride, dil, pads, groups, bias);
+  }
+  bool operator<(const ConvShape& other) const { return key() < other.key(); }
+
+  memory::desc src() const { return {{n, c, h, w}, memory::data_type::f32, tag::nchw}; }
+  memory::desc dst() const { return {{n, o, ho, wo}, memory::data_type::f32, tag::nchw}; }
+  memory::desc weights() const {
+    if (groups == 1) return {{o, c, kh, kw}, memory::data_type::f32, tag::oihw};
+    return {{groups, o / groups, c / groups, kh, kw}, memory::data_type::f32, tag::goihw};
+  }
+  memory::desc bias_md() const {
+    return bias ? memory::desc({o}, memory::data_type::f32, tag::x) : memory::desc();
+  }
+  memory::dims strides() const { return {stride[0], stride[1]}; }
+  memory::dims dilates() const { return {dil[0] - 1, dil[1] - 1}; }  // oneDNN: 0 = dense
+  memory::dims pad_l() const { return {pads[0], pads[2]}; }
+  memory::dims pad_r() const { return {pads[1], pads[3]}; }
+};
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+// The three primitives of one shape, each made the first time it is needed.
+struct ConvPrimitives {
+  dnnl::convolution_forward::primitive_desc fwd_pd;
+  std::unique_ptr<dnnl::convolution_forward> fwd;
+  std::unique_ptr<dnnl::convolution_backward_data> bwd_data;
+  std::unique_ptr<dnnl::convolution_backward_weights> bwd_weights;
+};
+
+std::mutex cache_mutex;
+std::map<ConvShape, std::shared_ptr<ConvPrimitives>> cache;
+
+std::shared_ptr<ConvPrimitives> primitives(const ConvShape& s) {
+  auto it = cache.find(s);
+  if (it != cache.end()) return it->second;
+  auto p = std::make_shared<ConvPrimitives>();
+  p->fwd_pd = dnnl::convolution_forward::primitive_desc(
+      engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+      s.src(), s.weights(), s.bias_md(), s.dst(), s.strides(), s.dilates(), s.pad_l(),
+      s.pad_r());
+  cache.emplace(s, p);
+  return p;
+}
+
+enum class Kind { forward, backward_data, backward_weights };
+
+dnnl::primitive& get(const ConvShape& s, Kind kind) {
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  auto p = primitives(s);
+  switch (kind) {
+    case Kind::forward:
+      if (!p->fwd) p->fwd = std::make_unique<dnnl::convolution_forward>(p->fwd_pd);
+      return *p->fwd;
+    case Kind::backward_data:
+      if (!p->bwd_data) {
+        dnnl::convolution_backward_data::primitive_desc pd(
+            engine(), dnnl::algorithm::convolution_direct, s.src(), s.weights(), s.dst(),
+            s.strides(), s.dilates(), s.pad_l(), s.pad_r(), p->fwd_pd);
+        p->bwd_data = std::make_unique<dnnl::convolution_backward_data>(pd);
+      }
+      return *p->bwd_data;
+    default:
+      if (!p->bwd_weights) {
+        dnnl::convolution_backward_weights::primitive_desc pd(
+            engine(), dnnl::algorithm::convolution_direct, s.src(), s.weights(), s.bias_md(),
+            s.dst(), s.strides(), s.dilates(), s.pad_l(), s.pad_r(), p->fwd_pd);
+        p->bwd_weights = std::make_unique<dnnl::convolution_backward_weights>(pd);
+      }
+      return *p->bwd_weights;
+  }
+}
+
+memory wrap(const memory::desc& md, const mx::array& a) {
+  return memory(md, engine(), const_cast<float*>(a.data<float>()));
+}
+
+// One primitive class for the three directions: inputs and outputs differ by `kind`.
+//   forward:          inputs (x, w[, b]) -> out
+//   backward_data:    inputs (g, w)      -> dx
+//   backward_weights: inputs (x, g)      -> dw[, db]
+class Conv2d : public mx::Primitive {
+ public:
+  Conv2d(mx::Stream stream, ConvShape shape, Kind kind)
+      : mx::Primitive(stream), s_(shape), kind_(kind) {}
+
+  void eval_cpu(const std::vector<mx::array>& inputs,
+                std::vector<mx::array>& outputs) override {
+    require_dense(inputs, name());
+    allocate(outputs);
+    auto& encoder = mx::cpu::get_command_encoder(stream());
+    std::vector<mx::array> in, out;
+    for (auto& a : inputs) {
+      encoder.set_input_array(a);
+      in.push_back(mx::array::unsafe_weak_copy(a));
+    }
+    for (auto& a : outputs) {
+      encoder.set_output_array(a);
+      out.push_back(mx::array::unsafe_weak_copy(a));
+    }
+    encoder.dispatch([s = s_, kind = kind_, in = std::move(in), out = std::move(out)]() {
+      use_threads();
+      dnnl::primitive& prim = get(s, kind);
+      dnnl::stream strm(engine());
+      if (kind == Kind::forward) {
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(s.src(), in[0])},
+                                             {DNNL_ARG_WEIGHTS, wrap(s.weights(), in[1])},
+                                             {DNNL_ARG_DST, wrap(s.dst(), out[0])}};
+        if (s.bias) args.emplace(DNNL_ARG_BIAS, wrap(s.bias_md(), in[2]));
+        prim.execute(strm, args);
+      } else if (kind == Kind::backward_data) {
+        prim.execute(strm, {{DNNL_ARG_DIFF_DST, wrap(s.dst(), in[0])},
+                            {DNNL_ARG_WEIGHTS, wrap(s.weights(), in[1])},
+                            {DNNL_ARG_DIFF_SRC, wrap(s.src(), out[0])}});
+      } else {
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(s.src(), in[0])},
+                                             {DNNL_ARG_DIFF_DST, wrap(s.dst(), in[1])},
+                                             {DNNL_ARG_DIFF_WEIGHTS, wrap(s.weights(), out[0])}};
+        if (s.bias) args.emplace(DNNL_ARG_DIFF_BIAS, wrap(s.bias_md(), out[1]));
+        prim.execute(strm, args);
+      }
+      strm.wait();
+    });
+  }
+
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error("lucid native conv2d has no GPU implementation");
+  }
+
+  const char* name() const override {
+    switch (kind_) {
+      case Kind::forward: return "LucidConv2d";
+      case Kind::backward_data: return "LucidConv2dBackwardData";
+      default: return "LucidConv2dBackwardWeights";
+    }
+  }
+
+  bool is_equivalent(const mx::Primitive& other) const override {
+    auto& o = static_cast<const Conv2d&>(other);
+    return kind_ == o.kind_ && !(s_ < o.s_) && !(o.s_ < s_);
+  }
+
+ private:
+  ConvShape s_;
+  Kind kind_;
+};
+
+int64_t out_size(int64_t size, int64_t k, int stride, int dil, int pad_a, int pad_b) {
+  return (size + pad_a + pad_b - dil * (k - 1) - 1) / stride + 1;
+}
+
+ConvShape make_shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t kh,
+                     int64_t kw, Pair stride, Pads pads, Pair dil, int groups, bool bias,
+                     const char* op) {
+  if (groups < 1 || c % groups || o % groups)
+    throw std::invalid_argument(std::string(op) + ": groups must divide the channels");
+  ConvShape s{n, c, h, w, o, kh, kw,
+              out_size(h, kh, stride[0], dil[0], pads[0], pads[1]),
+              out_size(w, kw, stride[1], dil[1], pads[2], pads[3]),
+              stride, dil, pads, groups, bias};
+  if (s.ho < 1 || s.wo < 1) throw std::invalid_argument(std::string(op) + ": empty output");
+  return s;
+}
+
+void check_ndim(const mx::array& a, int ndim, const char* what, const char* op) {
+  if (a.ndim() != ndim)
+    throw std::invalid_argument(std::string(op) + ": " + what + " must be " +
+                                std::to_string(ndim) + "-D");
+}
+
+}  // namespace
+
+mx::array conv2d(const mx::array& x_, const mx::array& w_, std::optional<mx::array> b_,
+                 Pair stride, Pads pads, Pair dilation, int groups) {
+  const char* op = "conv2d";
+  auto st = cpu_stream(op);
+  check_ndim(x_, 4, "input", op);
+  check_ndim(w_, 4, "weight", op);
+  auto x = dense_f32(x_, op, st), w = dense_f32(w_, op, st);
+  auto s = make_shape(x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(2),
+                      w.shape(3), stride, pads, dilation, groups, b_.has_value(), op);
+  if (w.shape(1) * groups != x.shape(1))
+    throw std::invalid_argument("conv2d: weight and input channels disagree");
+  std::vector<mx::array> inputs{x, w};
+  if (b_) inputs.push_back(dense_f32(*b_, op, st));
+  return mx::array({(int)s.n, (int)s.o, (int)s.ho, (int)s.wo}, mx::float32,
+                   std::make_shared<Conv2d>(st, s, Kind::forward), inputs);
+}
+
+mx::array conv2d_backward_data(const mx::array& g_, const mx::array& w_, Pair in_hw,
+                               Pair stride, Pads pads, Pair dilation, int groups) {
+  const char* op = "conv2d_backward_data";
+  auto st = cpu_stream(op);
+  check_ndim(g_, 4, "gradient", op);
+  check_ndim(w_, 4, "weight", op);
+  auto g = dense_f32(g_, op, st), w = dense_f32(w_, op, st);
+  auto s = make_shape(g.shape(0), w.shape(1) * groups, in_hw[0], in_hw[1], w.shape(0),
+                      w.shape(2), w.shape(3), stride, pads, dilation, groups, false, op);
+  if (s.ho != g.shape(2) || s.wo != g.shape(3) || g.shape(1) != s.o)
+    throw std::invalid_argument("conv2d_backward_data: gradient shape disagrees");
+  return mx::array({(int)s.n, (int)s.c, (int)s.h, (int)s.w}, mx::float32,
+                   std::make_shared<Conv2d>(st, s, Kind::backward_data), {g, w});
+}
+
+std::tuple<mx::array, mx::array> conv2d_backward_weights(
+    const mx::array& x_, const mx::array& g_, Pair kernel, Pair stride, Pads pads,
+    Pair dilation, int groups) {
+  const char* op = "conv2d_backward_weights";
+  auto st = cpu_stream(op);
+  check_ndim(x_, 4, "input", op);
+  check_ndim(g_, 4, "gradient", op);
+  auto x = dense_f32(x_, op, st), g = dense_f32(g_, op, st);
+  auto s = make_shape(x.shape(0), x.shape(1), x.shape(2), x.shape(3), g.shape(1), kernel[0],
+                      kernel[1], stride, pads, dilation, groups, true, op);
+  if (s.ho != g.shape(2) || s.wo != g.shape(3) || g.shape(0) != s.n)
+    throw std::invalid_argument("conv2d_backward_weights: gradient shape disagrees");
+  auto outs = mx::array::make_arrays(
+      {{(int)s.o, (int)(s.c / groups), (int)s.kh, (int)s.kw}, {(int)s.o}},
+      {mx::float32, mx::float32}, std::make_shared<Conv2d>(st, s, Kind::backward_weights),
+      {x, g});
+  return {outs[0], outs[1]};
+}
+
+}  // namespace lucid_native

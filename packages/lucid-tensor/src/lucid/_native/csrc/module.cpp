@@ -1,0 +1,54 @@
+// The Python module: nanobind bindings of the native ops (built in the "mlx" nanobind
+// domain, so that mlx.core.array arguments and results cross without copies).
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/array.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include <dnnl.hpp>
+
+#include "common.h"
+#include "ops.h"
+
+namespace nb = nanobind;
+using namespace lucid_native;
+
+namespace lucid_native {
+static int g_threads = 1;
+int num_threads() { return g_threads; }
+void set_num_threads(int n) { g_threads = n < 1 ? 1 : n; }
+}  // namespace lucid_native
+
+NB_MODULE(_lucid_native, m) {
+  m.doc() = "Lucid's native CPU kernels as MLX primitives (oneDNN, OpenMP)";
+
+  m.def("set_num_threads", &set_num_threads, nb::arg("n"),
+        "Threads for every native kernel (applied inside each dispatched task).");
+  m.def("num_threads", &num_threads);
+  m.def("onednn_version", []() {
+    auto v = dnnl::version();
+    return std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+           std::to_string(v->patch);
+  });
+
+  m.def("conv2d", &conv2d, nb::arg("x"), nb::arg("w"), nb::arg("b").none(),
+        nb::arg("stride"), nb::arg("pads"), nb::arg("dilation"), nb::arg("groups"),
+        "NCHW cross-correlation through oneDNN; pads = (top, bottom, left, right).");
+  m.def("conv2d_backward_data", &conv2d_backward_data, nb::arg("g"), nb::arg("w"),
+        nb::arg("in_hw"), nb::arg("stride"), nb::arg("pads"), nb::arg("dilation"),
+        nb::arg("groups"), "dL/dx of conv2d from g = dL/dout.");
+  m.def("conv2d_backward_weights", &conv2d_backward_weights, nb::arg("x"), nb::arg("g"),
+        nb::arg("kernel"), nb::arg("stride"), nb::arg("pads"), nb::arg("dilation"),
+        nb::arg("groups"), "(dL/dW, dL/db) of conv2d from its input and g = dL/dout.");
+
+  m.def("batch_norm_train", &batch_norm_train, nb::arg("x"), nb::arg("weight").none(),
+        nb::arg("bias").none(), nb::arg("eps"), nb::arg("relu"),
+        "(y, mean, biased var) of batch normalisation with batch statistics (+ ReLU).");
+  m.def("batch_norm_train_backward", &batch_norm_train_backward, nb::arg("g"), nb::arg("x"),
+        nb::arg("y").none(), nb::arg("mean"), nb::arg("var"), nb::arg("weight").none(),
+        nb::arg("eps"), "(dx, dweight, dbias) of batch_norm_train; y given when fused with ReLU.");
+  m.def("batch_norm_eval", &batch_norm_eval, nb::arg("x"), nb::arg("scale"), nb::arg("shift"),
+        nb::arg("relu"), "y = x * scale + shift per channel (+ ReLU).");
+}
