@@ -8,6 +8,11 @@ output, ``g = dL/dout``, to the gradients of the parents, ``dL/dx_i``.
 ``Tensor.backward`` walks the nodes in reverse topological order, summing the gradients
 that reach each node, un-broadcasting them to each parent's shape, and accumulates into
 the ``.grad`` of the leaves. The graph is freed afterwards unless ``retain_graph=True``.
+
+In-place ops bump a tensor's version counter. Each node records the version of every
+input; if, at backward, an input's version has moved on and the node's backward still
+holds that input's old array, the gradient would be computed from values the user has
+since overwritten, and backward raises PyTorch's "modified by an inplace operation" error.
 """
 
 from __future__ import annotations
@@ -85,18 +90,72 @@ class Node:
     ``parents`` holds, per input, ``None`` (it needs no grad), the leaf Tensor itself (its
     ``.grad`` receives the gradient) or an ``Edge`` to the node that produced it. The graph
     holds no intermediate values: what a backward needs, its closure keeps.
+
+    ``saved`` holds, per Tensor input, ``(version counter, version, id of its array)``:
+    enough to tell at backward that the input was changed in place since (the counter
+    moved) and that this backward holds the replaced array; it keeps no array alive.
     """
 
-    __slots__ = ("name", "parents", "backward", "retained")
+    __slots__ = ("name", "parents", "backward", "retained", "saved")
 
-    def __init__(self, name, parents, backward):
+    def __init__(self, name, inputs, backward):
         self.name = name
-        self.parents = tuple(_parent(t) for t in parents)
         self.backward = backward
         self.retained = None  # the output tensor, when it called retain_grad()
+        parents, saved = [], []
+        for t in inputs:
+            if t is None:
+                parents.append(None)
+                continue
+            vc = t._vc
+            if vc is None:
+                vc = t._vc = [0]
+            saved.append((vc, vc[0], id(t._data)))
+            parents.append((t if t._node is None else Edge(t)) if t.requires_grad else None)
+        self.parents = tuple(parents)
+        self.saved = saved
+
+    def check_versions(self) -> None:
+        """Raise if an input this node's backward holds was modified in place since."""
+        for i, (vc, version, array_id) in enumerate(self.saved):
+            if vc[0] != version and _holds(self.backward, array_id):
+                raise GradError(
+                    "one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: input {i} of {self.name} is at version {vc[0]}; "
+                    f"expected version {version} instead. Compute the in-place update after "
+                    "backward, or use an out-of-place op (e.g. y = y + 1 instead of y += 1)"
+                )
 
     def __repr__(self):
         return f"<{self.name}Backward>"
+
+
+def _holds(obj, array_id: int, depth: int = 0) -> bool:
+    """Whether ``obj`` (a backward closure) holds the array whose ``id`` is ``array_id``.
+
+    Looks through closure cells, default arguments, tuples, lists and nested closures. The
+    array was alive when the node recorded its id; any array a closure holds has been alive
+    since, so an equal id is that very array, never a later one that reused the address.
+    """
+    if id(obj) == array_id:
+        return True
+    if depth > 4:
+        return False
+    if isinstance(obj, (tuple, list)):
+        inner = obj
+    elif isinstance(obj, functools.partial):
+        inner = (obj.func, *obj.args, *obj.keywords.values())
+    else:
+        inner = [_contents(c) for c in getattr(obj, "__closure__", None) or ()]
+        inner += getattr(obj, "__defaults__", None) or ()
+    return any(_holds(o, array_id, depth + 1) for o in inner)
+
+
+def _contents(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:  # a cell not yet filled
+        return None
 
 
 class Edge:
@@ -107,12 +166,6 @@ class Edge:
 
     def __init__(self, t):
         self._node, self.shape, self.dtype = t._node, t.shape, t.dtype
-
-
-def _parent(t):
-    if t is None or not t.requires_grad:
-        return None
-    return t if t._node is None else Edge(t)
 
 
 def sum_to_shape(g: mx.array, shape: tuple) -> mx.array:
@@ -170,6 +223,7 @@ def run_backward(root, gradient: mx.array, retain_graph: bool) -> None:
                 _accumulate_leaf(node.retained, g)
             if node.backward is None:
                 raise GradError(f"backward through {node.name} a second time: the graph was freed")
+            node.check_versions()
             parent_grads = node.backward(g)
             for parent, pg in zip(node.parents, parent_grads):
                 if parent is None or pg is None or not parent.requires_grad:
@@ -195,4 +249,4 @@ def _accumulate_leaf(t, g: mx.array) -> None:
     if t.grad is None:
         t.grad = Tensor._wrap(g, t.device)
     else:
-        t.grad = Tensor._wrap(t.grad.data + g, t.device)
+        t.grad = Tensor._wrap(t.grad._data + g, t.device)

@@ -97,7 +97,7 @@ def op(name: str):
 
             tensors = [a for a in args if isinstance(a, Tensor)]
             device = common_device(name, tensors)
-            raw = [a.data if isinstance(a, Tensor) else a for a in args]
+            raw = [a._data if isinstance(a, Tensor) else a for a in args]
             try:
                 out, backward = run_on(device, forward, *raw, **kwargs)
             except LucidError:

@@ -5,10 +5,15 @@ MLX is lazy; a Tensor is not. Everything that reads values (``item``, ``float``,
 correct numbers. ``Tensor.eval()`` still exists and forces evaluation.
 
 Ops are functions in ``lucid.ops``; each one that PyTorch also has as a method is bound
-here as a method by ``lucid.ops.bind_methods`` at import.
+here as a method by ``lucid.ops.bind_methods`` at import. The in-place ops (``add_``,
+``+=``, ``copy_``, ``t[i] = v``, ...) live in ``lucid.ops.inplace``; this file holds the
+storage they swap (``_data``) and its aliasing and version counter.
 """
 
 from __future__ import annotations
+
+import copy
+import weakref
 
 import mlx.core as mx
 import numpy as np
@@ -38,16 +43,30 @@ class Size(int):
 
 
 class Tensor:
-    __slots__ = ("data", "requires_grad", "grad", "_node", "device", "__weakref__")
+    """An MLX array with autograd bookkeeping and PyTorch's storage semantics.
+
+    MLX arrays are immutable values, so a Tensor's "storage" is the slot ``_data`` that
+    holds its current array: an in-place op (``add_``, ``+=``, ``copy_``, ...) computes the
+    new array and swaps it in, so the Tensor object keeps its identity and every reference
+    to it sees the new values. Tensors that share storage (``t.detach()``) form an alias
+    group: a swap on one reaches all of them. ``_vc`` is the storage's version counter (a
+    one-element list shared by the group, made on first need), bumped by every in-place op;
+    autograd compares it with the version each op recorded (see ``autograd.Node``).
+    """
+
+    __slots__ = ("_data", "requires_grad", "grad", "_node", "device", "_vc", "_aliases",
+                 "__weakref__")
     __array_priority__ = 1000  # NumPy defers to our reflected operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         from .creation import _to_array
 
         self.device = devices.canonical(device)
-        self.data = _to_array(data, _dt.to_dtype(dtype), self.device)
+        self._data = _to_array(data, _dt.to_dtype(dtype), self.device)
         self.grad = None
         self._node = None
+        self._vc = None
+        self._aliases = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -55,44 +74,111 @@ class Tensor:
     @classmethod
     def _wrap(cls, array: mx.array, device: str) -> Tensor:
         t = object.__new__(cls)
-        t.data = array
+        t._data = array
         t.device = device
         t.requires_grad = False
         t.grad = None
         t._node = None
+        t._vc = None
+        t._aliases = None
         return t
+
+    # ----- storage ----------------------------------------------------------------
+    @property
+    def data(self) -> mx.array:
+        """This tensor's values as an MLX array (read), or replace them (write).
+
+        ``t.data = v`` (an MLX array or a Tensor) replaces the values of ``t`` and of every
+        tensor sharing its storage; the shape may change. As in PyTorch, this is invisible
+        to autograd: the version counter is not bumped.
+        """
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        device = None
+        if isinstance(value, Tensor):
+            value, device = value._data, value.device
+        try:
+            group = self._aliases
+        except AttributeError:  # a subclass that fills its fields by hand (nn.Parameter)
+            self._vc = self._aliases = group = None
+        for t in self._members(group):
+            t._data = value
+            if device is not None:
+                t.device = device
+
+    def _members(self, group=None) -> list:
+        """The live tensors sharing this tensor's storage (itself included)."""
+        group = self._aliases if group is None else group
+        if group is None:
+            return [self]
+        return [t for t in (ref() for ref in group) if t is not None]
+
+    def _version_counter(self) -> list:
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = [0]
+        return vc
+
+    @property
+    def _version(self) -> int:
+        """How many in-place ops changed this storage (PyTorch's ``t._version``)."""
+        return 0 if self._vc is None else self._vc[0]
+
+    def _share_storage(self, other: Tensor) -> None:
+        """Make ``other`` an alias of this tensor's storage (same array, same version)."""
+        if self._aliases is None:
+            self._aliases = [weakref.ref(self)]
+        group = self._aliases
+        if len(group) > 8:  # drop the aliases that died
+            group[:] = [ref for ref in group if ref() is not None]
+        group.append(weakref.ref(other))
+        other._aliases = group
+        other._vc = self._version_counter()
+        other._data = self._data
+
+    def __deepcopy__(self, memo) -> Tensor:
+        """An independent copy: same values, its own storage (no aliases, version 0)."""
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for name in ("_data", "requires_grad", "grad", "_node", "device"):
+            setattr(new, name, copy.deepcopy(getattr(self, name), memo))
+        new._vc = None
+        new._aliases = None
+        return new
 
     # ----- attributes -------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return tuple(self._data.shape)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> mx.Dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def dtype_name(self) -> str:
-        return _dt.name(self.data.dtype)
+        return _dt.name(self._data.dtype)
 
     @property
     def size(self) -> Size:
-        return Size(self.data.shape)
+        return Size(self._data.shape)
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     @property
     def is_leaf(self) -> bool:
@@ -130,20 +216,24 @@ class Tensor:
                 f"(shape {self.shape}); did you create it under no_grad or from constants?"
             )
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise GradError(
                     f"backward() without a gradient needs a scalar output; this one has shape "
                     f"{self.shape}. Pass gradient= of that shape, or reduce it first (e.g. .sum())"
                 )
-            g = mx.ones(self.data.shape, dtype=self.dtype)
+            g = mx.ones(self._data.shape, dtype=self.dtype)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else mx.array(gradient, dtype=self.dtype)
+            g = gradient._data if isinstance(gradient, Tensor) else mx.array(gradient, dtype=self.dtype)
             if tuple(g.shape) != self.shape:
                 raise GradError(f"backward(): gradient shape {tuple(g.shape)} != tensor shape {self.shape}")
         autograd.run_backward(self, g, retain_graph)
 
     def detach(self) -> Tensor:
-        return Tensor._wrap(mx.stop_gradient(self.data), self.device)
+        """A tensor out of the graph that shares this one's storage, as in PyTorch:
+        an in-place op on either changes both (and bumps their common version)."""
+        out = Tensor._wrap(self._data, self.device)
+        self._share_storage(out)
+        return out
 
     def detach_(self) -> Tensor:
         self._node = None
@@ -156,19 +246,19 @@ class Tensor:
     # ----- evaluation and conversion ----------------------------------------------
     def eval(self) -> Tensor:
         """Force MLX to compute this value now (never required for correctness)."""
-        mx.eval(self.data)
+        mx.eval(self._data)
         return self
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def numpy(self) -> np.ndarray:
-        a = self.data
+        a = self._data
         if a.dtype == mx.bfloat16:
             a = a.astype(mx.float32)
         return np.array(a)
@@ -189,9 +279,9 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous; "
                 "use .any() or .all()"
             )
         return bool(self.item())
@@ -259,66 +349,6 @@ class Tensor:
 
     def type(self, dtype) -> Tensor:
         return self.astype(dtype)
-
-    # ----- in-place updates (no graph; for init, optimizers, buffers) -------------
-    def _check_inplace(self, what: str) -> None:
-        if autograd.is_grad_enabled() and (self.requires_grad or self._node is not None):
-            raise GradError(
-                f"{what}: in-place update of a tensor that requires grad (shape {self.shape}); "
-                "wrap it in lucid.no_grad() or use an out-of-place op"
-            )
-
-    def _set(self, value, what: str) -> Tensor:
-        self._check_inplace(what)
-        value = value.data if isinstance(value, Tensor) else value
-        new = mx.broadcast_to(mx.array(value, dtype=self.dtype), self.data.shape)
-        self.data = new.astype(self.dtype) if new.dtype != self.dtype else new
-        return self
-
-    def copy_(self, src) -> Tensor:
-        src = src.data if isinstance(src, Tensor) else mx.array(np.asarray(src))
-        if tuple(src.shape) != self.shape and src.size != self.data.size:
-            from .errors import ShapeError
-
-            raise ShapeError(f"copy_: source shape {tuple(src.shape)} does not fit {self.shape}")
-        return self._set(mx.broadcast_to(src, self.data.shape), "copy_")
-
-    def fill_(self, value) -> Tensor:
-        return self._set(mx.full(self.data.shape, value, dtype=self.dtype), "fill_")
-
-    def zero_(self) -> Tensor:
-        return self._set(mx.zeros(self.data.shape, dtype=self.dtype), "zero_")
-
-    def add_(self, other, alpha=1) -> Tensor:
-        o = other.data if isinstance(other, Tensor) else other
-        return self._set(self.data + alpha * o, "add_")
-
-    def sub_(self, other, alpha=1) -> Tensor:
-        o = other.data if isinstance(other, Tensor) else other
-        return self._set(self.data - alpha * o, "sub_")
-
-    def mul_(self, other) -> Tensor:
-        o = other.data if isinstance(other, Tensor) else other
-        return self._set(self.data * o, "mul_")
-
-    def div_(self, other) -> Tensor:
-        o = other.data if isinstance(other, Tensor) else other
-        return self._set(self.data / o, "div_")
-
-    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
-        return self._set(mx.clip(self.data, min, max), "clamp_")
-
-    def uniform_(self, a=0.0, b=1.0) -> Tensor:
-        return self._set(mx.random.uniform(a, b, self.data.shape, dtype=self.dtype), "uniform_")
-
-    def normal_(self, mean=0.0, std=1.0) -> Tensor:
-        return self._set(mean + std * mx.random.normal(self.data.shape, dtype=self.dtype), "normal_")
-
-    def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
-        from .ops.indexing import assign
-
-        self.data = assign(self.data, index, value)
 
 
 def _is_dtype(a) -> bool:

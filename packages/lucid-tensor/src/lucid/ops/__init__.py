@@ -3,9 +3,9 @@
 Each module lists the methods it contributes in ``TENSOR_METHODS``.
 """
 
-from . import arithmetic, conversion, elementwise, indexing, nn, reduction, shape
+from . import arithmetic, conversion, elementwise, indexing, inplace, nn, reduction, shape
 
-_MODULES = [arithmetic, conversion, elementwise, reduction, shape, indexing, nn]
+_MODULES = [arithmetic, conversion, elementwise, reduction, shape, indexing, nn, inplace]
 
 
 def bind_methods(cls) -> None:
