@@ -157,6 +157,119 @@ def test_shuffle_reproducible_across_loaders_and_distinct_across_epochs():
         np.testing.assert_array_equal(u, v)
 
 
+# ----- no seed: NumPy's global generator decides, as torch's does for PyTorch ---------
+def _drawn(global_seed, count=1):
+    """The seeds a loader without ``seed=`` draws for its next ``count`` passes after
+    ``np.random.seed(global_seed)``: the documented rule, one randint each."""
+    np.random.seed(global_seed)
+    return [int(np.random.randint(0, 2**63 - 1, dtype=np.int64)) for _ in range(count)]
+
+
+def _pass_labels(loader):
+    return np.concatenate([b[1] for b in loader])
+
+
+def test_without_a_seed_the_global_numpy_seed_fixes_and_changes_the_order():
+    x, y = _data(40)
+    orders = {}
+    for k in (1, 1, 2):
+        np.random.seed(k)
+        loader = DataLoader(ArrayDataset(x, y), batch_size=8, shuffle=True)
+        orders.setdefault(k, []).append([_pass_labels(loader), _pass_labels(loader)])
+    (a0, a1), (b0, b1) = orders[1]
+    np.testing.assert_array_equal(a0, b0)  # the same global seed reproduces both epochs
+    np.testing.assert_array_equal(a1, b1)
+    assert not np.array_equal(a0, orders[2][0][0])  # another global seed, another order
+    assert not np.array_equal(a0, a1)
+    s0, s1 = _drawn(1, 2)  # one draw per pass, in turn
+    np.testing.assert_array_equal(a0, y[np.random.default_rng([s0, 0]).permutation(40)])
+    np.testing.assert_array_equal(a1, y[np.random.default_rng([s1, 1]).permutation(40)])
+
+
+def test_an_explicit_seed_ignores_the_global_state_and_keeps_its_documented_order():
+    x, y = _data(37)
+    got = []
+    for k in (1, 2):
+        np.random.seed(k)
+        state = np.random.get_state()[1].copy()
+        loader = DataLoader(ArrayDataset(x, y), batch_size=8, shuffle=True, seed=5,
+                            transform=RandomHorizontalFlip())
+        got.append([_pass_labels(loader) for _ in range(2)])
+        np.testing.assert_array_equal(np.random.get_state()[1], state)  # nothing drawn
+    for epoch in (0, 1):
+        expected = y[np.random.default_rng([5, epoch]).permutation(37)]
+        np.testing.assert_array_equal(got[0][epoch], expected)
+        np.testing.assert_array_equal(got[1][epoch], expected)
+
+
+def test_set_epoch_without_a_seed():
+    x, y = _data(30)
+    np.random.seed(3)
+    loader = DataLoader(ArrayDataset(x, y), batch_size=7, shuffle=True)
+    loader.set_epoch(4)
+    labels = _pass_labels(loader)
+    (s,) = _drawn(3)
+    np.testing.assert_array_equal(labels, y[np.random.default_rng([s, 4]).permutation(30)])
+    assert loader.epoch == 5 and loader.seed_of(4) == s
+    replay = DataLoader(ArrayDataset(x, y), batch_size=7, shuffle=True, seed=loader.seed_of(4))
+    replay.set_epoch(4)
+    np.testing.assert_array_equal(_pass_labels(replay), labels)
+
+
+def test_without_a_seed_batch_indices_agree_with_the_pass_they_describe():
+    x, y = _data(30)
+    np.random.seed(8)
+    loader = DataLoader(ArrayDataset(x, y), batch_size=4, shuffle=True)
+    peeked = loader.batch_indices(0)  # draws the seed of epoch 0's next pass
+    seen = [b[1] for b in loader]
+    for idx, labels in zip(peeked, seen, strict=True):
+        np.testing.assert_array_equal(y[idx], labels)
+    for idx, labels in zip(loader.batch_indices(0), seen, strict=True):  # the latest pass
+        np.testing.assert_array_equal(y[idx], labels)
+    loader.set_epoch(0)
+    again = _pass_labels(loader)  # a new pass of epoch 0 draws again, as torch does
+    assert not np.array_equal(again, np.concatenate(seen))
+    np.testing.assert_array_equal(y[np.concatenate(loader.batch_indices(0))], again)
+
+
+def test_without_a_seed_transforms_draw_from_the_global_seed_too():
+    rng = np.random.default_rng(0)
+    x = rng.random((12, 3, 8, 8), dtype=np.float32)
+    y = np.arange(12)
+    t = Compose([RandomCrop(8, padding=2), RandomHorizontalFlip()])
+    np.random.seed(6)
+    got = list(DataLoader(ArrayDataset(x, y), batch_size=5, transform=t))  # no shuffle
+    (s,) = _drawn(6)
+    for b, (bx, by) in enumerate(got):
+        np.testing.assert_array_equal(by, y[5 * b : 5 * b + 5])
+        np.testing.assert_array_equal(bx, t(x[by], np.random.default_rng([s, 0, b])))
+
+
+def test_a_loader_with_nothing_random_draws_nothing():
+    x, y = _data(10)
+    np.random.seed(0)
+    state = np.random.get_state()[1].copy()
+    loader = DataLoader(ArrayDataset(x, y), batch_size=3)
+    list(loader)
+    loader.batch_indices(0)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+
+def test_samplers_without_a_seed_follow_the_global_numpy_seed():
+    np.random.seed(2)
+    a = RandomSampler(9).order(0)
+    np.random.seed(2)
+    np.testing.assert_array_equal(RandomSampler(9).order(0), a)
+    np.random.seed(3)
+    assert not np.array_equal(RandomSampler(9).order(0), a)
+    (s,) = _drawn(2)
+    np.testing.assert_array_equal(a, np.random.default_rng([s, 0]).permutation(9))
+    np.random.seed(2)
+    np.testing.assert_array_equal(SubsetRandomSampler(np.arange(9) * 10).order(0), a * 10)
+    np.testing.assert_array_equal(RandomSampler(9, seed=4).order(2),
+                                  np.random.default_rng([4, 2]).permutation(9))
+
+
 def test_samplers():
     x, y = _data(12)
     ds = ArrayDataset(x, y)
@@ -241,7 +354,9 @@ def test_batch_transform_is_seeded_by_seed_epoch_and_batch():
 def test_prefetch_gives_the_same_batches():
     x, y = _data(30)
     t = RandomHorizontalFlip()
+    np.random.seed(4)
     plain = list(DataLoader(ArrayDataset(x, y), batch_size=4, shuffle=True, transform=t))
+    np.random.seed(4)
     pre = list(DataLoader(ArrayDataset(x, y), batch_size=4, shuffle=True, transform=t, prefetch=3))
     assert len(plain) == len(pre) == 8
     for u, v in zip(plain, pre, strict=True):
