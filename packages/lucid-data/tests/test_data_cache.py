@@ -1,5 +1,6 @@
 import json
 import multiprocessing as mp
+import zlib
 
 import numpy as np
 import pytest
@@ -57,7 +58,8 @@ def test_write_read_roundtrip_npz_and_mmap(tmp_path):
     )
     meta = json.loads(side.read_text())
     assert meta["format_version"] == FORMAT_VERSION
-    assert meta["arrays"]["a"] == {"shape": [3, 4], "dtype": "<f4"}
+    crc = zlib.crc32(arrays["a"].tobytes())
+    assert meta["arrays"]["a"] == {"shape": [3, 4], "dtype": "<f4", "crc32": crc}
     assert meta["sources"]["f"]["md5"] == "x" and "npy" not in meta
     got = read_cache(tmp_path, "k", {"dataset": "t", "normalization": (1.0, 2.0)})
     np.testing.assert_array_equal(got["a"], arrays["a"])

@@ -55,3 +55,136 @@ def test_check_structure_refuses_object_array_and_accepts_cifar_shape():
     with pytest.raises(UnsafePickleError, match="f.pkl"):
         check_structure({b"a": [(np.array([None], dtype=object),)]}, "f.pkl")
     check_structure({b"data": np.zeros((2, 3072), np.uint8), b"labels": [1, 2]}, "ok")
+
+
+# ----- cache: damaged bytes, replaced sources, malformed sidecars, temporaries, modes ---
+def _mnist(tmp_path, **kw):
+    from lucid.datasets import get_mnist_numpy
+
+    return get_mnist_numpy(root=tmp_path / "data", download=False, progress=False, **kw)
+
+
+def _flip_byte(path, offset_from_end=5):
+    data = bytearray(path.read_bytes())
+    data[-offset_from_end] ^= 0xFF
+    st = path.stat()
+    path.write_bytes(bytes(data))
+    return st
+
+
+@pytest.fixture
+def mnist_root(tmp_path):
+    from data_testutil import make_mnist_dir
+
+    return make_mnist_dir(tmp_path / "data", gz=False)
+
+
+@pytest.mark.parametrize("mmap_mode", [None, "r"])
+def test_flipped_byte_in_cached_npy_is_not_returned(tmp_path, mnist_root, mmap_mode):
+    good = _mnist(tmp_path, mmap_mode="r")  # writes the .npy files
+    good = [np.array(a) for a in good]
+    (npy,) = (tmp_path / "data" / "lucid-cache").glob("mnist-norm-*.x_train.npy")
+    _flip_byte(npy)
+    again = _mnist(tmp_path, mmap_mode=mmap_mode)
+    for a, b in zip(good, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_flipped_byte_with_restored_mtime_is_caught_by_verify(tmp_path, mnist_root, monkeypatch):
+    import os
+
+    good = np.array(_mnist(tmp_path, mmap_mode="r")[0])
+    (npy,) = (tmp_path / "data" / "lucid-cache").glob("mnist-norm-*.x_train.npy")
+    st = _flip_byte(npy)
+    os.utime(npy, ns=(st.st_atime_ns, st.st_mtime_ns))  # bit rot: the mtime stays
+    monkeypatch.setenv("LUCID_VERIFY_CACHE", "1")
+    np.testing.assert_array_equal(_mnist(tmp_path, mmap_mode="r")[0], good)
+    monkeypatch.delenv("LUCID_VERIFY_CACHE")
+    st = _flip_byte(npy)
+    os.utime(npy, ns=(st.st_atime_ns, st.st_mtime_ns))
+    np.testing.assert_array_equal(_mnist(tmp_path)[0], good)  # a normal load checks CRCs
+
+
+def test_same_size_replaced_source_rebuilds_the_cache(tmp_path, mnist_root):
+    import os
+
+    from lucid.datasets.idx import write_idx
+
+    y = _mnist(tmp_path)[1]
+    labels = mnist_root["y_train"].astype(np.uint8)
+    labels[0] = (labels[0] + 1) % 10
+    path = tmp_path / "data" / "train-labels-idx1-ubyte"
+    size = path.stat().st_size
+    old = path.stat().st_mtime_ns
+    write_idx(path, labels)
+    os.utime(path, ns=(old + 10**9, old + 10**9))  # coarse clocks: make the change visible
+    assert path.stat().st_size == size
+    y2 = _mnist(tmp_path)[1]
+    assert y2[0] == labels[0] != y[0]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda s: {**s, "meta": None},
+        lambda s: {**s, "sources": "zzz"},
+        lambda s: {**s, "arrays": {"x_train": 3}},
+        lambda s: {**s, "npz": []},
+        lambda s: {**s, "npy": {"x_train": None}},
+        lambda s: [s],
+        lambda s: "[" * 100000,
+    ],
+)
+def test_malformed_sidecar_is_a_miss_and_rebuilt(tmp_path, mnist_root, edit):
+    import json
+
+    good = _mnist(tmp_path)
+    (side,) = (tmp_path / "data" / "lucid-cache").glob("mnist-norm-*.json")
+    bad = edit(json.loads(side.read_text()))
+    side.write_text(bad if isinstance(bad, str) else json.dumps(bad))
+    for _ in range(2):
+        again = _mnist(tmp_path)
+        np.testing.assert_array_equal(again[0], good[0])
+    assert json.loads(side.read_text())["meta"]["dataset"] == "mnist"  # rewritten
+
+
+def test_stale_temporaries_are_removed_on_the_next_run(tmp_path, mnist_root):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    _mnist(tmp_path)
+    cdir = tmp_path / "data" / "lucid-cache"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    old = time.time() - 3600
+    dead_tmp = cdir / f"mnist-norm-x.npz.{dead_pid}.abcd1234.tmp"
+    ancient = cdir / "mnist-uint8.npz.zz9_abcd.tmp"  # old naming, no pid: by age
+    live = cdir / f"mnist-uint8.npz.{os.getpid()}.live1234.tmp"  # this process: kept
+    fresh_dead = cdir / f"mnist-uint8.npy.{dead_pid}.fresh123.tmp"  # just written: kept
+    user = cdir / "notes.tmp"  # not ours: kept
+    for p in (dead_tmp, ancient, live, fresh_dead, user):
+        p.write_bytes(b"x")
+    os.utime(dead_tmp, (old, old))
+    os.utime(ancient, (time.time() - 2 * 86400,) * 2)
+    os.utime(user, (time.time() - 2 * 86400,) * 2)
+    _mnist(tmp_path)
+    assert not dead_tmp.exists() and not ancient.exists()
+    assert live.exists() and fresh_dead.exists() and user.exists()
+
+
+def test_cache_files_follow_the_umask(tmp_path, mnist_root):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        _mnist(tmp_path, mmap_mode="r")
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "data" / "lucid-cache").iterdir() if p.suffix != ".lock"]
+    assert files
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644, p

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import pipeline
 from .archive import extract_tar
+from .cache import file_record
 from .download import download_or_explain, md5sum, source_record
 from .errors import ChecksumError, CorruptFileError, DatasetNotFoundError
 from .preprocess import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
@@ -92,7 +93,7 @@ class CifarSpec(pipeline.Spec):
         return None
 
     def source_sizes(self, folder):
-        return {f: (folder / f).stat().st_size for f in self.train + self.test}
+        return {f: file_record(folder / f) for f in self.train + self.test}
 
     def _instructions(self, home: Path, reason: str, mirrors) -> str:
         name, md5 = self.archive
@@ -138,10 +139,11 @@ class CifarSpec(pipeline.Spec):
             for f in files:
                 path = folder / f
                 try:
+                    stat = file_record(path)  # before reading: a later change reads as stale
                     data = path.read_bytes()
                 except OSError as e:
                     raise CorruptFileError(f"cannot read {path}: {e}") from e
-                sources[f] = source_record(data)
+                sources[f] = {**source_record(data), "mtime_ns": stat["mtime_ns"]}
                 parts[split].append(
                     parse_cifar_batch(data, str(path), self.label_key, self.num_classes)
                 )

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import pipeline
+from .cache import file_record
 from .download import download_or_explain, source_record
 from .errors import CorruptFileError, DatasetNotFoundError
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_bytes
@@ -112,7 +113,7 @@ class IdxSpec(pipeline.Spec):
         return None
 
     def source_sizes(self, folder):
-        return {p.name: p.stat().st_size for p in self._present(folder).values()}
+        return {p.name: file_record(p) for p in self._present(folder).values()}
 
     def _instructions(self, home: Path, target: Path, reason: str, mirrors) -> str:
         missing = [
@@ -154,7 +155,8 @@ class IdxSpec(pipeline.Spec):
         present = self._present(folder)
         sources = {}
         for p in present.values():
-            sources[p.name] = source_record(p.read_bytes())
+            stat = file_record(p)  # before reading: a later change reads as stale
+            sources[p.name] = {**source_record(p.read_bytes()), "mtime_ns": stat["mtime_ns"]}
         x_train, y_train = parse_mnist_pair(present["train_images"], present["train_labels"])
         x_test, y_test = parse_mnist_pair(present["test_images"], present["test_labels"])
         arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}

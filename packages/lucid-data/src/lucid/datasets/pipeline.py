@@ -43,8 +43,9 @@ class Spec:
         """The folder holding every file the parser needs, or None."""
         raise NotImplementedError
 
-    def source_sizes(self, folder: Path) -> dict[str, int]:
-        """File name -> size of the source files in ``folder`` (staleness check)."""
+    def source_sizes(self, folder: Path) -> dict[str, dict]:
+        """File name -> ``cache.file_record`` (size, mtime_ns) of the source files in
+        ``folder`` (staleness check)."""
         raise NotImplementedError
 
     def fetch(self, home: Path, download: bool, mirrors, progress: bool) -> Path:
@@ -141,8 +142,10 @@ def load(
         hit = _cache.read_cache(cdir, key, meta, mmap_mode=mmap_mode, sources=sizes)
         return None if hit is None else tuple(hit[k] for k in SPLITS)
 
-    if cache and (hit := cached()) is not None:
-        return hit
+    if cache:
+        _cache.remove_stale_temps(cdir)  # temporaries of a writer that was killed
+        if (hit := cached()) is not None:
+            return hit
     req = dict(
         cache=cache, cdir=cdir, sizes=sizes, base_meta=base_meta, meta=meta, key=key, raw=raw,
         stats=stats, folder=folder, home=home, download=download, mirrors=mirrors,
