@@ -10,6 +10,7 @@ import socket
 import struct
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -143,22 +144,38 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        pause = getattr(srv, "trickle", {}).get(name)
+        if pause is None:
+            self.wfile.write(body)
+            return
+        for i in range(len(body)):  # one byte at a time: never idle long enough to time out
+            try:
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(pause)
 
     def log_message(self, *args):
         pass
 
 
 @contextlib.contextmanager
-def serve_files(files: dict[str, bytes], fail_first: dict[str, int] | None = None):
+def serve_files(
+    files: dict[str, bytes],
+    fail_first: dict[str, int] | None = None,
+    trickle: dict[str, float] | None = None,
+):
     """Serve ``files`` (name -> bytes) on 127.0.0.1 at an ephemeral port; yield the server.
 
     ``server.url`` is the base URL (ends with ``/``); ``server.requests`` lists the paths
-    asked for; ``fail_first[name] = k`` answers HTTP 500 to the first ``k`` requests.
+    asked for; ``fail_first[name] = k`` answers HTTP 500 to the first ``k`` requests;
+    ``trickle[name] = s`` sends that file one byte every ``s`` seconds.
     """
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     srv.files = dict(files)
     srv.fail_first = dict(fail_first or {})
+    srv.trickle = dict(trickle or {})
     srv.requests = []
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}/"
     t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

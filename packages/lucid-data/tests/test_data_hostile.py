@@ -188,3 +188,58 @@ def test_cache_files_follow_the_umask(tmp_path, mnist_root):
     assert files
     for p in files:
         assert stat.S_IMODE(p.stat().st_mode) == 0o644, p
+
+
+# ----- downloads: deadline, mirrors without '/', stale .part files ----------------------
+def test_trickling_server_hits_the_overall_deadline(tmp_path):
+    import time
+
+    from data_testutil import serve_files
+    from lucid.datasets import DownloadError, download_url
+
+    with serve_files({"a.bin": b"x" * 1000}, trickle={"a.bin": 0.05}) as srv:
+        t0 = time.monotonic()
+        with pytest.raises(DownloadError, match="within 1 s"):
+            download_url(srv.url + "a.bin", tmp_path / "a.bin", timeout=5, deadline=1,
+                         progress=False, backoff=0)
+        assert time.monotonic() - t0 < 4
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mirror_without_trailing_slash_is_joined(tmp_path, monkeypatch):
+    import hashlib
+
+    from data_testutil import make_mnist_dir, serve_files
+    from lucid.datasets import get_mnist_numpy
+    from lucid.datasets import mnist as mnist_mod
+
+    ref = make_mnist_dir(tmp_path / "served", gz=True)
+    files = {p.name: p.read_bytes() for p in (tmp_path / "served").iterdir()}
+    md5s = {role: (name, hashlib.md5(files[name]).hexdigest())
+            for role, (name, _) in mnist_mod.MNIST_FILES.items()}
+    monkeypatch.setattr(mnist_mod.MNIST, "files", md5s)
+    with serve_files(files) as srv:
+        x = get_mnist_numpy(tmp_path / "home", raw=True, progress=False,
+                            mirrors=[srv.url.rstrip("/")])[0]
+        assert sorted(srv.requests) == sorted("/" + n for n in files)
+    np.testing.assert_array_equal(x, ref["x_train"])
+
+
+def test_stale_part_files_are_removed_by_the_next_download(tmp_path):
+    import os
+    import time
+
+    from data_testutil import serve_files
+    from lucid.datasets import download_url
+
+    old = time.time() - 2 * 86400
+    stale = tmp_path / "a.bin.1.abc_1234.part"  # old enough, whoever its owner
+    other = tmp_path / "b.bin.1.abc_1234.part"  # another file's: left to its own download
+    for p in (stale, other):
+        p.write_bytes(b"x" * 100)
+        os.utime(p, (old, old))
+    with serve_files({"a.bin": b"hello"}) as srv:
+        download_url(srv.url + "a.bin", tmp_path / "a.bin", progress=False)
+    assert (tmp_path / "a.bin").read_bytes() == b"hello"
+    assert not stale.exists() and other.exists()
+    assert not list(tmp_path.glob(f"a.bin.{os.getpid()}.*"))

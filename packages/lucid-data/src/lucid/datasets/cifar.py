@@ -20,7 +20,7 @@ import numpy as np
 from . import pipeline
 from .archive import extract_tar
 from .cache import file_record
-from .download import download_or_explain, md5sum, source_record
+from .download import download_or_explain, join_url, md5sum, source_record
 from .errors import ChecksumError, CorruptFileError, DatasetNotFoundError
 from .preprocess import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from .safe_pickle import safe_loads
@@ -97,7 +97,7 @@ class CifarSpec(pipeline.Spec):
 
     def _instructions(self, home: Path, reason: str, mirrors) -> str:
         name, md5 = self.archive
-        urls = [m + name for m in mirrors]
+        urls = [join_url(m, name) for m in mirrors]
         files = ", ".join(self.train + self.test)
         return "\n".join(
             [
@@ -121,7 +121,7 @@ class CifarSpec(pipeline.Spec):
             raise DatasetNotFoundError(self._instructions(home, "download=False.", mirrors))
         else:
             download_or_explain(
-                [m + name for m in mirrors],
+                [join_url(m, name) for m in mirrors],
                 archive,
                 md5,
                 progress,

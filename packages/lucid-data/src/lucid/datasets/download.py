@@ -3,7 +3,10 @@
 A download streams into ``<dest>.<pid>.<random>.part`` beside the destination while its md5
 is computed; only when the md5 matches is the file renamed to ``dest`` (``os.replace``), so
 a half-written or corrupted file never sits under the real name. A mismatch deletes the
-partial file and raises :class:`ChecksumError` (file, expected and actual md5).
+partial file and raises :class:`ChecksumError` (file, expected and actual md5). ``.part``
+files of a killed process are removed by the next download of that file (see
+:mod:`.tempfiles`). A whole download (every mirror and retry) must finish within
+:data:`DOWNLOAD_DEADLINE` seconds, however slowly the server trickles its bytes.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import re
 import socket
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from . import tempfiles
 from .errors import ChecksumError, DatasetError, DatasetNotFoundError, DownloadError
 from .home import missing_dirs, remove_empty_dirs
 
@@ -30,9 +34,20 @@ DOWNLOAD_RETRIES = 3
 DOWNLOAD_TIMEOUT = 30.0
 #: First pause between attempts in seconds; doubles after each failure.
 DOWNLOAD_BACKOFF = 1.0
+#: Seconds a whole download (all mirrors and retries) may take before it is abandoned.
+DOWNLOAD_DEADLINE = 3600.0
 
 _CHUNK = 1 << 20
 _USER_AGENT = "lucid-data/0.1 (+https://pypi.org/project/lucid-data/)"
+
+
+class _DeadlineExceeded(Exception):
+    pass
+
+
+def join_url(mirror: str, name: str) -> str:
+    """``mirror`` and a file name joined by exactly one ``/`` (a base URL may omit it)."""
+    return mirror.rstrip("/") + "/" + name
 
 
 def md5_bytes(data: bytes) -> str:
@@ -71,11 +86,19 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-def _fetch(url: str, tmp: Path, timeout: float, progress: bool, desc: str) -> str:
-    """Stream ``url`` into ``tmp``; return the md5 of what was written."""
+def _fetch(url: str, tmp: Path, timeout: float, progress: bool, desc: str, end: float) -> str:
+    """Stream ``url`` into ``tmp`` until ``time.monotonic()`` reaches ``end``; return the md5."""
     req = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     h = hashlib.md5(usedforsecurity=False)
-    with urllib.request.urlopen(req, timeout=timeout) as resp, open(tmp, "wb") as out:
+
+    def left() -> float:
+        rest = end - time.monotonic()
+        if rest <= 0:
+            raise _DeadlineExceeded(url)
+        return rest
+
+    with urllib.request.urlopen(req, timeout=min(timeout, left())) as resp, \
+            open(tmp, "wb") as out:
         length = resp.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         got = 0
@@ -88,7 +111,15 @@ def _fetch(url: str, tmp: Path, timeout: float, progress: bool, desc: str) -> st
             disable=not progress,
             leave=False,
         ) as bar:
-            while block := resp.read(_CHUNK):
+            while True:
+                sock = getattr(getattr(resp, "fp", None), "raw", None)
+                sock = getattr(sock, "_sock", None)
+                if sock is not None:  # no single read may outlive the deadline
+                    sock.settimeout(min(timeout, left()))
+                block = resp.read1(_CHUNK) if hasattr(resp, "read1") else resp.read(_CHUNK)
+                left()
+                if not block:
+                    break
                 out.write(block)
                 h.update(block)
                 got += len(block)
@@ -123,18 +154,21 @@ def download_url(
     timeout: float | None = None,
     backoff: float | None = None,
     progress: bool = True,
+    deadline: float | None = None,
 ) -> Path:
     """Download the first URL of ``urls`` that works to ``dest``, verified against ``md5``.
 
     Each URL is tried up to ``retries`` times for transient errors (with exponential
     backoff), then the next URL (mirror). An existing ``dest`` whose md5 matches is kept.
     Raises :class:`ChecksumError` when the bytes arrived but their md5 is wrong on every
-    mirror, :class:`DownloadError` when no mirror could be reached.
+    mirror, :class:`DownloadError` when no mirror could be reached or the whole download
+    took longer than ``deadline`` seconds (default :data:`DOWNLOAD_DEADLINE`).
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
     retries = DOWNLOAD_RETRIES if retries is None else max(1, int(retries))
     timeout = DOWNLOAD_TIMEOUT if timeout is None else timeout
     backoff = DOWNLOAD_BACKOFF if backoff is None else backoff
+    deadline = DOWNLOAD_DEADLINE if deadline is None else float(deadline)
     dest = Path(dest)
     if dest.is_file() and (md5 is None or md5sum(dest) == md5):
         return dest
@@ -144,7 +178,7 @@ def download_url(
     except OSError as e:
         raise DatasetError(f"cannot create folder {dest.parent} for {dest.name}: {e}") from e
     try:
-        return _download(urls, dest, md5, retries, timeout, backoff, progress)
+        return _download(urls, dest, md5, retries, timeout, backoff, progress, deadline)
     except BaseException:
         remove_empty_dirs(created)  # a failed download leaves no empty folder behind
         raise
@@ -162,33 +196,44 @@ def download_or_explain(urls, dest, md5, progress: bool, explain) -> Path:
         raise DatasetNotFoundError(explain(failure_reason(e))) from e
 
 
-def _download(urls, dest: Path, md5, retries, timeout, backoff, progress) -> Path:
+def _download(urls, dest: Path, md5, retries, timeout, backoff, progress, deadline) -> Path:
     """The mirror and retry loop of :func:`download_url`."""
     errors: list[tuple[str, str]] = []
     mismatch: ChecksumError | None = None
+    end = time.monotonic() + deadline
+    pattern = re.escape(dest.name) + r"\.(?:(?P<pid>\d+)\.)?[A-Za-z0-9_]+\.part"
+    tempfiles.remove_stale(dest.parent, pattern)  # left by a killed download of this file
     for url in urls:
         for attempt in range(retries):
             try:
-                fd, name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+                fd, tmp = tempfiles.mkstemp(dest, ".part")
             except OSError as e:
                 raise DatasetError(f"cannot write {dest.name} into {dest.parent}: {e}") from e
             os.close(fd)
-            tmp = Path(name)
             try:
-                actual = _fetch(url, tmp, timeout, progress, dest.name)
+                actual = _fetch(url, tmp, timeout, progress, dest.name, end)
                 if md5 is not None and actual != md5:
                     tmp.unlink()
                     mismatch = ChecksumError(dest, md5, actual, url=url)
                     errors.append((url, str(mismatch)))
                     break  # same bytes again from this URL would not help: next mirror
+                tempfiles.publish_mode(tmp)
                 os.replace(tmp, dest)
                 return dest
+            except _DeadlineExceeded:
+                errors.append((url, f"not finished within the {deadline:g} s deadline"))
+                raise DownloadError(
+                    f"could not download {dest.name}: the download did not finish within "
+                    f"{deadline:g} s (deadline= or lucid.datasets.download.DOWNLOAD_DEADLINE "
+                    f"sets it):\n{summarize(errors)}",
+                    errors,
+                ) from None
             except (OSError, http.client.HTTPException, ValueError) as e:
                 errors.append((url, _describe(e)))
                 if not _retryable(e):
                     break
                 if attempt + 1 < retries and backoff > 0:
-                    time.sleep(backoff * 2**attempt)
+                    time.sleep(max(0.0, min(backoff * 2**attempt, end - time.monotonic())))
             finally:
                 if tmp.exists():
                     tmp.unlink()

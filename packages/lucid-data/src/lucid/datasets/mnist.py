@@ -14,7 +14,7 @@ import numpy as np
 
 from . import pipeline
 from .cache import file_record
-from .download import download_or_explain, source_record
+from .download import download_or_explain, join_url, source_record
 from .errors import CorruptFileError, DatasetNotFoundError
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_bytes
 from .preprocess import FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD
@@ -126,7 +126,7 @@ class IdxSpec(pipeline.Spec):
             f"Put these files in {target}/ (gzipped as downloaded, or gunzipped):",
         ]
         for name, md5 in missing:
-            urls = [m + name for m in mirrors]
+            urls = [join_url(m, name) for m in mirrors]
             lines.append(f"  {name}  (md5 {md5})  from {urls[0]}")
             lines += [f"      or {u}" for u in urls[1:]]
         lines.append("then call again, or pass root= the folder that holds the four files.")
@@ -143,7 +143,7 @@ class IdxSpec(pipeline.Spec):
             if role in present:
                 continue
             download_or_explain(
-                [m + name for m in mirrors],
+                [join_url(m, name) for m in mirrors],
                 target / name,
                 md5,
                 progress,
