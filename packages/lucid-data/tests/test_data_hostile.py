@@ -243,3 +243,27 @@ def test_stale_part_files_are_removed_by_the_next_download(tmp_path):
     assert (tmp_path / "a.bin").read_bytes() == b"hello"
     assert not stale.exists() and other.exists()
     assert not list(tmp_path.glob(f"a.bin.{os.getpid()}.*"))
+
+
+# ----- labels and indices: refused, not truncated -----------------------------------------
+@pytest.mark.parametrize("bad", [[1.7] * 10, [1.0, 2.0], [True, False], ["1", "2"]])
+def test_float_labels_and_indices_are_refused(bad):
+    from lucid.data import ArrayDataset, Subset
+    from lucid.datasets import stratified_split
+
+    ds = ArrayDataset(np.zeros((10, 2), np.float32), np.arange(10))
+    with pytest.raises(TypeError, match="Subset indices must be integers"):
+        Subset(ds, bad)
+    with pytest.raises(TypeError, match="labels must be integers"):
+        stratified_split(np.asarray(bad), 5)
+
+
+def test_integer_labels_and_indices_still_work():
+    from lucid.data import ArrayDataset, Subset
+    from lucid.datasets import stratified_split
+
+    ds = ArrayDataset(np.arange(10), np.arange(10) % 2)
+    assert list(Subset(ds, np.array([3, 1], np.int32)).get_batch(np.array([0, 1]))[0]) == [3, 1]
+    assert len(Subset(ds, [])) == 0
+    train, test = stratified_split(np.arange(10) % 2, 6)
+    assert len(train) == 6 and len(test) == 4

@@ -30,6 +30,18 @@ def _as_array(a) -> np.ndarray:
     return a if isinstance(a, np.ndarray) else np.asarray(a)
 
 
+def integer_array(values, what: str) -> np.ndarray:
+    """``values`` as an int64 array; floats (``1.7`` or even ``2.0``), bools and strings are
+    refused with a ``TypeError`` naming ``what``, instead of being truncated."""
+    arr = np.asarray(values)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"{what} must be integers, got dtype {arr.dtype} (e.g. {arr.reshape(-1)[0]!r}); "
+            "convert them explicitly if truncation is intended"
+        )
+    return arr.astype(np.int64, copy=False)
+
+
 class ArrayDataset(Dataset):
     """Equal-length arrays indexed together along the first axis: item ``i`` is
     ``(a[i] for a in arrays)``, a batch is ``(a[idx] for a in arrays)``.
@@ -66,7 +78,7 @@ class Subset(Dataset):
 
     def __init__(self, dataset, indices: Sequence[int]):
         self.dataset = dataset
-        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        self.indices = integer_array(indices, "Subset indices").reshape(-1)
         n = len(dataset)
         if self.indices.size and (self.indices.min() < -n or self.indices.max() >= n):
             raise IndexError(f"Subset: indices out of range for a dataset of length {n}")

@@ -50,6 +50,8 @@ def stratified_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, test)`` of a seeded, per-class split with exactly ``n_train`` train."""
     labels = np.asarray(labels)
+    if labels.size and labels.dtype.kind not in "iu":
+        raise TypeError(f"stratified_split: labels must be integers, got dtype {labels.dtype}")
     classes = np.unique(labels)
     counts = [int((labels == c).sum()) for c in classes]
     k = [n * n_train // len(labels) for n in counts]  # exact integer shares
