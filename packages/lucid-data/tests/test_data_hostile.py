@@ -267,3 +267,11 @@ def test_integer_labels_and_indices_still_work():
     assert len(Subset(ds, [])) == 0
     train, test = stratified_split(np.arange(10) % 2, 6)
     assert len(train) == 6 and len(test) == 4
+
+
+def test_idx_header_whose_dimensions_overflow_int64_is_corrupt():
+    from lucid.datasets import parse_idx
+
+    data = bytes([0, 0, 8, 4]) + (65536).to_bytes(4, "big") * 4  # 2**64 elements: wraps to 0
+    with pytest.raises(CorruptFileError, match=r"\(65536, 65536, 65536, 65536\)"):
+        parse_idx(data, "big.idx")

@@ -10,6 +10,7 @@ Gzipped files are recognised by their content (``1f 8b``), not by their name.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -64,7 +65,7 @@ def parse_idx(data: bytes, name: str = "<bytes>", expect_magic: int | None = Non
         raise CorruptFileError(f"{name}: truncated IDX header ({len(data)} bytes, needs {header})")
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = IDX_TYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "has trailing bytes"
         raise CorruptFileError(
