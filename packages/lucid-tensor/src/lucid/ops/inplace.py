@@ -221,7 +221,7 @@ def fill_(self, value):
             raise ShapeError(f"fill_: a tensor value must be 0-d, got shape {value.shape}")
         return copy_(self, value)
     shape, dtype = self.shape, self.dtype
-    return _apply(self, "fill_", lambda: _FILL(self, make=lambda: mx.full(shape, value, dtype)))
+    return _apply(self, "fill_", lambda: _FILL(self, make=lambda: mx.full(shape, mx.array(value).astype(dtype))))
 
 
 def zero_(self):
