@@ -22,9 +22,10 @@ _blas.install_import_hook()
 
 __version__ = "0.1.0"
 
-# Sub-packages from the other distributions, imported on first use (``lucid.optim.Adam``
-# after a plain ``import lucid``), as ``torch.optim`` is after ``import torch``.
-_SUBPACKAGES = ("nn", "optim", "models", "data", "datasets", "compare")
+# Sub-packages imported on first use (``lucid.optim.Adam`` after a plain ``import lucid``),
+# as ``torch.optim`` is after ``import torch``: the other distributions' and
+# ``lucid.distributed``.
+_SUBPACKAGES = ("nn", "optim", "models", "data", "datasets", "compare", "distributed")
 
 
 def _load_engine():

@@ -202,8 +202,36 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
+class _HookHandle:
+    """What ``register_post_backward_hook`` returns: ``remove()`` unregisters the hook."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def remove(self) -> None:
+        if self.hook in _post_backward_hooks:
+            _post_backward_hooks.remove(self.hook)
+
+
+_post_backward_hooks: list = []
+
+
+def register_post_backward_hook(hook) -> _HookHandle:
+    """Call ``hook()`` after every ``backward`` has filled the leaves' gradients (what
+    ``DistributedDataParallel`` averages them with); returns a handle with ``remove()``."""
+    _post_backward_hooks.append(hook)
+    return _HookHandle(hook)
+
+
 def run_backward(root, gradient: mx.array, retain_graph: bool) -> None:
-    """Propagate ``gradient`` (dL/droot) from tensor ``root`` to every leaf's ``.grad``."""
+    """Propagate ``gradient`` (dL/droot) from tensor ``root`` to every leaf's ``.grad``,
+    then run the post-backward hooks."""
+    _propagate(root, gradient, retain_graph)
+    for hook in list(_post_backward_hooks):
+        hook()
+
+
+def _propagate(root, gradient: mx.array, retain_graph: bool) -> None:
     if root._node is None:
         _accumulate_leaf(root, gradient)
         return

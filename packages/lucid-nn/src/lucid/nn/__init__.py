@@ -14,7 +14,7 @@
 
 import lucid._engine  # noqa: F401  (the tensor engine, before its modules are used)
 
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .containers import ModuleDict, ModuleList, Sequential
 from .layers import *  # noqa: F401,F403
 from .layers import __all__ as _layers
@@ -23,5 +23,5 @@ from .parameter import Parameter
 
 __all__ = [
     "IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
-    "StateDictError", "functional", "init", "utils", *_layers,
+    "StateDictError", "functional", "init", "parallel", "utils", *_layers,
 ]
