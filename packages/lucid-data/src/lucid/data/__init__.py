@@ -16,6 +16,7 @@ from .dataset import (
     fetch_batch,
     random_split,
 )
+from .distributed import DistributedSampler
 from .loader import DataLoader
 from .prefetch import PrefetchIterator
 from .sampler import (
@@ -41,6 +42,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "Normalize",
     "PrefetchIterator",
     "RandomCrop",
