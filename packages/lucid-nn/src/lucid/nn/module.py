@@ -49,6 +49,11 @@ def _as_array(value, like: Tensor) -> mx.array:
     return arr.astype(like.dtype) if arr.dtype != like.dtype else arr
 
 
+def _dtype_note(value) -> str:
+    dtype = getattr(value, "dtype", None)
+    return f" of dtype {dtype}" if dtype is not None else ""
+
+
 class Module:
     """Base class: subclasses set layers in ``__init__`` and compute in ``forward``."""
 
@@ -381,7 +386,16 @@ class Module:
                     f"checkpoint, the shape in current model is {target.shape}."
                 )
                 continue
-            updates.append((target, value))
+            try:  # convert now: an error must come before anything is assigned
+                arr = _as_array(value, target)
+                mx.eval(arr)
+            except Exception as err:  # noqa: BLE001 - MLX raises bare RuntimeError/bad_cast
+                errors.append(
+                    f"cannot convert {key} ({type(value).__name__}"
+                    f"{_dtype_note(value)}) to {_dt.name(target.dtype)}: {err}"
+                )
+                continue
+            updates.append((target, arr))
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: "
@@ -394,8 +408,8 @@ class Module:
                 errors)
             only_shapes = all(e.startswith("size mismatch") for e in errors)
             raise (ShapeError if only_shapes else StateDictError)(text)
-        for target, value in updates:
-            target.data = _as_array(value, target)
+        for target, arr in updates:
+            target.data = arr
         return IncompatibleKeys(missing, unexpected)
 
     # ----- repr -------------------------------------------------------------------
