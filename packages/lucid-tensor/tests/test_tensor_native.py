@@ -11,14 +11,16 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from lucid import _native
 
 SUPPORTED = sys.platform == "linux" and platform.machine() == "x86_64"
 HAVE_TOOLS = all(importlib.util.find_spec(m) for m in ("nanobind",)) and shutil.which("g++")
 needs_native = pytest.mark.skipif(
-    not (SUPPORTED and HAVE_TOOLS),
-    reason="native kernels are built on Linux x86-64 with g++ and nanobind installed only")
+    not (SUPPORTED and HAVE_TOOLS and _native.enabled_by_env()),
+    reason="native kernels are built on Linux x86-64 with g++ and nanobind installed only, "
+           "and are off under LUCID_NATIVE=0")
 
 
 def run_python(code: str, **env_changes) -> subprocess.CompletedProcess:
@@ -31,6 +33,9 @@ def run_python(code: str, **env_changes) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
                           text=True, env=env, timeout=600)
 
+
+# PyTorch warns that it copies the input for 'same' padding with even kernels
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
 INFO = "import json; from lucid._native import native_info; print(json.dumps(native_info()))"
 
@@ -101,3 +106,116 @@ print(a, b)
     a, b = map(float, totals.split())
     # each 3x3 window of ones over 2 channels; with padding 1, a row of 5 is covered 13 times
     assert a == 3 * 9 * 18 and b == 3 * 2 * 13 * 13
+
+
+# ----- native conv2d against PyTorch ------------------------------------------------
+NATIVE_CONV2D = [
+    # (input shape, weight shape, kwargs)
+    ((2, 3, 8, 8), (4, 3, 3, 3), {"stride": 1, "padding": 1}),
+    ((2, 3, 9, 9), (4, 3, 3, 3), {"stride": 2, "padding": 0}),
+    ((2, 3, 9, 7), (5, 3, 3, 3), {"stride": 2, "padding": 1}),
+    ((2, 3, 11, 9), (4, 3, 3, 3), {"stride": 1, "padding": 2, "dilation": 2}),
+    ((2, 3, 11, 9), (4, 3, 3, 3), {"stride": 2, "padding": 1, "dilation": 2}),
+    ((2, 4, 9, 7), (6, 2, 3, 3), {"stride": 1, "padding": 1, "groups": 2}),
+    ((2, 4, 9, 7), (6, 2, 3, 2), {"stride": (2, 1), "padding": (1, 0), "groups": 2}),
+    ((2, 4, 8, 8), (8, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 4}),  # depthwise x2
+    ((1, 3, 7, 5), (4, 3, 3, 3), {"padding": 1}),  # batch 1, odd sizes
+    ((2, 4, 7, 9), (5, 4, 1, 1), {"stride": 2}),  # 1x1 projection
+    ((2, 3, 8, 8), (4, 3, 4, 2), {"padding": "same"}),  # asymmetric padding
+    ((2, 1, 28, 28), (6, 1, 5, 5), {"padding": 2}),  # LeNet-5's first layer
+    ((4, 16, 12, 12), (32, 16, 3, 3), {"stride": 2, "padding": 1}),  # longer sums
+]
+
+
+def _conv_module():
+    """lucid.ops.nn.conv, imported once the engine is loaded (``lucid.Tensor`` loads it)."""
+    import lucid
+
+    assert lucid.Tensor is not None
+    return importlib.import_module("lucid.ops.nn.conv")
+
+
+def _native_conv_ids(cases):
+    return [f"{x}-{w}-{kw}" for x, w, kw in cases]
+
+
+@needs_native
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize(("xs", "ws", "kw"), NATIVE_CONV2D, ids=_native_conv_ids(NATIVE_CONV2D))
+def test_native_conv2d_matches_torch(xs, ws, kw, bias):
+    import lucid
+    import torch.nn.functional as F
+    from tensor_parity import check_op, randn
+
+    conv = _conv_module()
+    x, w = lucid.tensor(randn(*xs, seed=1)), lucid.tensor(randn(*ws, seed=2))
+
+    stride, pads, dilation, groups = conv.conv_args("conv2d", x, w, None, kw.get("stride", 1),
+                                                    kw.get("padding", 0), kw.get("dilation", 1),
+                                                    kw.get("groups", 1), spatial=2)
+    algorithm, _ = conv._algorithm(x.data, w.data, None, stride, dilation, pads, groups,
+                                   (1, 1), True)
+    assert algorithm == "native"
+    b = randn(ws[0], seed=3) if bias else None
+    check_op(lambda x, w, b: lucid.conv2d(x, w, b, **kw),
+             lambda x, w, b: F.conv2d(x, w, b, **kw),
+             randn(*xs, seed=1), randn(*ws, seed=2), b, rtol=1e-4, atol=1e-4)
+
+
+@needs_native
+def test_native_conv1d_matches_torch():
+    import lucid
+    import torch.nn.functional as F
+    from tensor_parity import check_op, randn
+
+    kw = {"stride": 2, "padding": 1, "dilation": 2}
+    check_op(lambda x, w, b: lucid.conv1d(x, w, b, **kw),
+             lambda x, w, b: F.conv1d(x, w, b, **kw),
+             randn(3, 4, 17, seed=1), randn(6, 4, 3, seed=2), randn(6, seed=3),
+             rtol=1e-4, atol=1e-4)
+
+
+@needs_native
+def test_native_conv_only_weight_or_only_input_gradient():
+    """dW without dx (a first layer) and dx without dW (a frozen layer), against torch."""
+    import lucid
+    import torch
+    import torch.nn.functional as F
+    from tensor_parity import assert_close, randn
+
+    xs, ws, g = randn(2, 3, 9, 9, seed=1), randn(4, 3, 3, 3, seed=2), randn(2, 4, 5, 5, seed=4)
+    for x_grad, w_grad in ((False, True), (True, False)):
+        x = lucid.tensor(xs, requires_grad=x_grad)
+        w = lucid.tensor(ws, requires_grad=w_grad)
+        b = lucid.tensor(np.zeros(4, np.float32), requires_grad=True)
+        tx = torch.tensor(xs, requires_grad=x_grad)
+        tw = torch.tensor(ws, requires_grad=w_grad)
+        tb = torch.zeros(4, requires_grad=True)
+        (lucid.conv2d(x, w, b, stride=2, padding=1) * lucid.tensor(g)).sum().backward()
+        (F.conv2d(tx, tw, tb, stride=2, padding=1) * torch.tensor(g)).sum().backward()
+        assert_close(b.grad, tb.grad, rtol=1e-4, atol=1e-4)
+        if x_grad:
+            assert_close(x.grad, tx.grad, rtol=1e-4, atol=1e-4)
+        else:
+            assert_close(w.grad, tw.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_native_is_never_taken_for_other_dtypes_or_the_gpu(monkeypatch):
+    import lucid
+    import mlx.core as mx
+
+    conv = _conv_module()
+    x16 = lucid.randn(1, 2, 5, 5).data.astype(mx.float16)
+    w16 = lucid.randn(3, 2, 3, 3).data.astype(mx.float16)
+    assert _native.for_cpu_float32(x16, w16) is None
+    algorithm, _ = conv._algorithm(x16, w16, None, (1, 1), (1, 1), (0, 0, 0, 0), 1, (3, 3), True)
+    assert algorithm != "native"
+
+    class Gpu:
+        type = mx.DeviceType.gpu
+
+    monkeypatch.setattr(mx, "default_device", lambda: Gpu())
+    x, w = lucid.randn(1, 2, 5, 5).data, lucid.randn(3, 2, 3, 3).data
+    assert _native.for_cpu_float32(x, w) is None
+    algorithm, _ = conv._algorithm(x, w, None, (1, 1), (1, 1), (0, 0, 0, 0), 1, (3, 3), True)
+    assert algorithm != "native"

@@ -96,6 +96,8 @@ def load(retry: bool = False, force: bool = False):
     ``retry``: build even after a failed build; ``force``: rebuild even if cached (both
     only take effect before the module has been loaded in this process).
     """
+    if "module" in _state:  # the common case, without the lock
+        return _state["module"]
     with _lock:
         if "module" in _state:
             return _state["module"]
@@ -115,6 +117,20 @@ def _build_count() -> int:
     from . import build
 
     return build.BUILDS
+
+
+def for_cpu_float32(*arrays):
+    """The native module when every array is float32 and the op runs on the CPU, else None.
+
+    The one test each op's algorithm chooser makes before taking a native kernel.
+    """
+    import mlx.core as mx
+
+    if any(a is not None and a.dtype != mx.float32 for a in arrays):
+        return None
+    if mx.default_device().type != mx.DeviceType.cpu:
+        return None
+    return load()
 
 
 def native_info() -> dict:
@@ -137,4 +153,4 @@ def native_info() -> dict:
     return info
 
 
-__all__ = ["load", "native_info"]
+__all__ = ["for_cpu_float32", "load", "native_info"]

@@ -27,18 +27,37 @@ Two faster paths for 3x3 stride-1 convolutions with enough channels:
   transformed input tiles 4x the input instead of 9x.
 
 The backward of each path closes over what it needs and nothing else (not the input).
+
+On the CPU in float32, when Lucid's native kernels are built (``lucid._native``), oneDNN
+runs the forward and both halves of the backward instead, keeping only the input (for
+``dW``); ``_algorithm`` makes this choice and the others, in one place.
 """
 
 from __future__ import annotations
 
 import mlx.core as mx
 
-from ... import autograd
+from ... import _native, autograd
 from ...errors import DTypeError, ShapeError
 from ...function import op
 from ...tensor import Tensor
 from . import shifted, winograd
 from ._windows import col2im, im2col, out_size, pair
+
+
+def _algorithm(x, w, b, stride, dilation, pads, groups, out_hw, weight_grad):
+    """How this convolution runs: ``("native", module)``, ``("shifted", None)``,
+    ``("winograd", m)`` (tile size) or ``("im2col", None)``."""
+    lib = _native.for_cpu_float32(x, w, b) if x.size else None
+    if lib is not None:
+        return "native", lib
+    if shifted.applies(w.shape, stride, dilation, pads, groups, tuple(x.shape[2:]),
+                       weight_grad):
+        return "shifted", None
+    # Winograd only when dW may be asked for: it then keeps V (4x the input) instead of
+    # cols (9x); without dW its forward is no faster than im2col's and peaks higher.
+    m = winograd.tile_size(w.shape, stride, dilation, groups, out_hw, x.dtype)
+    return ("winograd", m) if m and weight_grad else ("im2col", None)
 
 
 def conv_forward(x, w, b, stride, dilation, pads, groups, weight_grad=True):
@@ -51,13 +70,13 @@ def conv_forward(x, w, b, stride, dilation, pads, groups, weight_grad=True):
     og = o // groups
     ho = out_size(h, kh, stride[0], dilation[0], pads[0], pads[1])
     wo = out_size(wd, kw, stride[1], dilation[1], pads[2], pads[3])
+    algorithm, arg = _algorithm(x, w, b, stride, dilation, pads, groups, (ho, wo), weight_grad)
+    if algorithm == "native":
+        return _native_forward(arg, x, w, b, stride, dilation, pads, groups, weight_grad)
     x_c = x.transpose(1, 0, 2, 3)
-    if shifted.applies(w.shape, stride, dilation, pads, groups, (h, wd), weight_grad):
+    if algorithm == "shifted":
         return _shifted_forward(x_c, w, b, weight_grad)
-    # Winograd only when dW may be asked for: it then keeps V (4x the input) instead of
-    # cols (9x); without dW its forward is no faster than im2col's and peaks higher.
-    m = winograd.tile_size(w.shape, stride, dilation, groups, (ho, wo), x.dtype)
-    m = m if weight_grad else 0
+    m = arg if algorithm == "winograd" else 0
     cols = v = None
     if m:
         v = winograd.input_transform(x_c, pads, (ho, wo), m)
@@ -83,6 +102,27 @@ def conv_forward(x, w, b, stride, dilation, pads, groups, weight_grad=True):
         db = None if b is None else gc.sum(axis=2).reshape(o)
         dx = input_grad(gc, w, (n, h, wd), (ho, wo), stride, dilation, pads, groups)
         return dx.transpose(1, 0, 2, 3), dw, db
+
+    return out, backward
+
+
+def _native_forward(lib, x, w, b, stride, dilation, pads, groups, weight_grad):
+    """oneDNN's convolution and its two backward primitives (``lucid._native``)."""
+    args = (stride, pads, dilation, groups)
+    out = lib.conv2d(x, w, b, *args)
+    kept = x if weight_grad else None  # the input only when dW may be asked for
+    in_hw, kernel = tuple(x.shape[2:]), tuple(w.shape[2:])
+
+    def backward(g):
+        dx = lib.conv2d_backward_data(g, w, in_hw, *args)
+        dw = db = None
+        if kept is not None:
+            dw, db = lib.conv2d_backward_weights(kept, g, kernel, *args)
+        if b is None:
+            db = None
+        elif db is None:
+            db = g.sum(axis=(0, 2, 3))
+        return dx, dw, db
 
     return out, backward
 
