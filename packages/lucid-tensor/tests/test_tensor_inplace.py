@@ -205,16 +205,22 @@ def test_in_place_under_no_grad_keeps_the_grad_fn():
 
 
 def test_setitem_on_a_non_leaf_matches_torch():
-    values = randn(3, 4, seed=7)
+    values, mask = randn(3, 4, seed=7), randn(3, 4, seed=8) > 0.5
     grads = []
     for lib in (lucid, torch):
         x = lib.tensor(values, requires_grad=True)
+        row = lib.tensor(randn(4, seed=9), requires_grad=True)
+        col = lib.tensor(randn(3, 1, seed=10), requires_grad=True)
+        s = lib.tensor(1.5, requires_grad=True)
         y = x * 2
         y[1] = 0.5
-        y[:, 2] = lib.tensor([1.0, 2.0, 3.0])
-        (y * y).sum().backward()
-        grads.append(x.grad)
-    assert_close(*grads)
+        y[2] = row
+        y[:, [0, 3]] = col
+        y[lib.tensor(mask)] = s
+        (y * y * lib.tensor(randn(3, 4, seed=11))).sum().backward()
+        grads.append((y, x.grad, row.grad, col.grad, s.grad))
+    for lucid_value, torch_value in zip(*grads):
+        assert_close(lucid_value, torch_value.detach())
 
 
 def test_copy_broadcasts_and_casts_and_takes_numpy():

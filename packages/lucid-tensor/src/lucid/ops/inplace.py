@@ -27,7 +27,7 @@ from ..function import op
 from ..tensor import Tensor
 from . import arithmetic, elementwise
 from .conversion import astype, to_device
-from .indexing import assign
+from .indexing import assign, getitem
 
 # PyTorch's names for dtypes, as its in-place cast error spells them.
 _TORCH_NAMES = {
@@ -253,19 +253,22 @@ def uniform_(self, a=0.0, b=1.0):
 
 # ----- t[index] = value ---------------------------------------------------------------
 @op("setitem")
-def _setitem(x, index, value):
-    """out = x with out[index] = value;  dx = g with the written positions zeroed."""
-    return assign(x, index, value), lambda g: (assign(g, index, 0),)
+def _setitem(x, index, value, *, on):
+    """out = x with out[index] = value;  dx = g with the written positions zeroed,
+    dvalue = g[index] (summed back to value's shape by the engine)."""
+
+    def backward(g):
+        dvalue = None
+        if isinstance(value, mx.array):
+            dvalue = getitem(Tensor._wrap(g, on), index)._data
+        return assign(g, index, 0), None, dvalue
+
+    return assign(x, index, value), backward
 
 
 def setitem(self, index, value):
     """``self[index] = value`` as PyTorch (``value`` broadcasts to the indexed shape)."""
-    if isinstance(value, Tensor) and value.requires_grad and autograd.is_grad_enabled():
-        raise GradError(
-            f"__setitem__: a value that requires grad (shape {value.shape}) is not "
-            "differentiated through setitem in Lucid; use lucid.where or index ops instead"
-        )
-    _apply(self, "__setitem__", lambda: _setitem(self, index, value))
+    _apply(self, "__setitem__", lambda: _setitem(self, index, value, on=self.device))
 
 
 TENSOR_METHODS = {
