@@ -1,17 +1,65 @@
-"""Creating tensors: from data, constants, ranges and random draws."""
+"""Creating tensors: from data, constants, ranges and random draws.
+
+Sizes are checked before MLX sees them: each must be a non-negative int (``zeros(2.5, 3)``
+is an error, as in PyTorch) below 2**31 (MLX's limit per axis), and the tensor must fit in
+the device's memory (the machine's physical memory for the CPU): a larger request raises
+:class:`TensorTooLargeError` naming the shape and the bytes, instead of crashing the process.
+"""
 
 from __future__ import annotations
 
 import builtins
+import functools
+import math
+import os
 
 import mlx.core as mx
 import numpy as np
 
 from . import devices
 from . import dtypes as _dt
-from .errors import DTypeError, ShapeError
+from .errors import DTypeError, LucidError, ShapeError
 from .function import run_on
 from .tensor import Tensor
+
+_MAX_DIM = 2**31 - 1
+
+
+class TensorTooLargeError(ShapeError, MemoryError):
+    """A tensor larger than the device's memory was asked for."""
+
+
+class ArgumentError(LucidError, ValueError):
+    """An argument value the op does not accept (e.g. ``randint`` with ``low >= high``)."""
+
+
+@functools.cache
+def device_memory(device: str) -> int | None:
+    """Bytes of memory of ``device``: the GPU's as MLX reports it, else physical memory."""
+    if device == "gpu":
+        try:
+            info = mx.device_info()
+        except Exception:  # noqa: BLE001 - older MLX
+            info = {}
+        for key in ("memory_size", "total_memory", "memory"):
+            if isinstance(info.get(key), builtins.int) and info[key] > 0:
+                return info[key]
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no limit known
+        return None
+
+
+def check_size(op: str, shape: tuple, dtype, device=None) -> None:
+    """Raise :class:`TensorTooLargeError` when ``shape`` of ``dtype`` exceeds the device."""
+    device = devices.canonical(device)
+    nbytes = math.prod(shape) * dtype.size
+    limit = device_memory(device)
+    if limit is not None and nbytes > limit:
+        raise TensorTooLargeError(
+            f"{op}: a tensor of shape {tuple(shape)} and dtype {_dt.name(dtype)} needs "
+            f"{nbytes:,} bytes, more than the {limit:,} bytes of memory of device {device!r}"
+        )
 
 
 def _to_array(data, dtype, device) -> mx.array:
@@ -24,6 +72,7 @@ def _to_array(data, dtype, device) -> mx.array:
     elif isinstance(data, mx.array):
         arr = data
     else:
+        given = data
         if not isinstance(data, np.ndarray):
             try:
                 data = np.asarray(data)
@@ -31,6 +80,13 @@ def _to_array(data, dtype, device) -> mx.array:
                 raise ShapeError(f"tensor: ragged nested sequence, rows differ in length ({err})") from None
         if data.dtype == object:
             raise DTypeError(f"cannot make a tensor from {type(data).__name__} of mixed objects")
+        if data.dtype.kind not in "biufc":
+            text = repr(given)
+            text = text if len(text) <= 60 else text[:57] + "..."
+            raise DTypeError(
+                f"tensor: cannot make a tensor from {text} (NumPy dtype {data.dtype}); "
+                "tensors hold numbers and bools"
+            )
         if data.dtype == np.float64:
             data = data.astype(np.float32)
         if data.size == 0:  # MLX reductions over an empty array made from NumPy can hang
@@ -42,10 +98,30 @@ def _to_array(data, dtype, device) -> mx.array:
     return arr
 
 
-def _shape(shape) -> tuple:
+def _shape(shape, op: str = "tensor", dtype=None, device=None) -> tuple:
+    """The checked shape tuple of ``*shape`` or ``(shape,)``; with ``dtype``, also checked
+    against the device's memory (:func:`check_size`)."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    return tuple(builtins.int(s) for s in shape)
+    for s in shape:
+        if isinstance(s, builtins.bool) or not isinstance(s, (builtins.int, np.integer)):
+            raise DTypeError(
+                f"{op}: sizes must be ints, got {s!r} ({type(s).__name__}) in {tuple(shape)}"
+            )
+    shape = tuple(builtins.int(s) for s in shape)
+    for s in shape:
+        if s < 0:
+            raise ShapeError(f"{op}: negative size {s} in {shape}")
+        if s > _MAX_DIM:
+            raise TensorTooLargeError(f"{op}: size {s} in {shape} exceeds 2**31 - 1 per axis")
+    if dtype is not None:
+        check_size(op, shape, dtype, device)
+    return shape
+
+
+def _count(op: str, n, what: str) -> int:
+    """``n`` as a non-negative int (a size given as a scalar: steps, rows, ...)."""
+    return _shape((n,), f"{op} {what}")[0]
 
 
 def _make(fn, dtype, device, requires_grad) -> Tensor:
@@ -75,12 +151,14 @@ def from_numpy(a: np.ndarray) -> Tensor:
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
     dtype = _dt.to_dtype(dtype) or mx.float32
-    return _make(lambda: mx.zeros(_shape(shape), dtype=dtype), dtype, device, requires_grad)
+    shape = _shape(shape, "zeros", dtype, device)
+    return _make(lambda: mx.zeros(shape, dtype=dtype), dtype, device, requires_grad)
 
 
 def ones(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
     dtype = _dt.to_dtype(dtype) or mx.float32
-    return _make(lambda: mx.ones(_shape(shape), dtype=dtype), dtype, device, requires_grad)
+    shape = _shape(shape, "ones", dtype, device)
+    return _make(lambda: mx.ones(shape, dtype=dtype), dtype, device, requires_grad)
 
 
 def empty(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -92,7 +170,7 @@ def full(shape, fill_value, dtype=None, device=None, requires_grad=False) -> Ten
         dtype = mx.int64 if isinstance(fill_value, (builtins.int, np.integer)) and not isinstance(
             fill_value, builtins.bool) else (mx.bool_ if isinstance(fill_value, builtins.bool) else mx.float32)
     dtype = _dt.to_dtype(dtype)
-    shape = _shape((shape,) if isinstance(shape, builtins.int) else (shape,))
+    shape = _shape((shape,), "full", dtype, device)
     return _make(lambda: mx.full(shape, fill_value, dtype=dtype), dtype, device, requires_grad)
 
 
@@ -124,14 +202,23 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         ints = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
         dtype = mx.int64 if ints else mx.float32
     dtype = _dt.to_dtype(dtype)
+    try:
+        n = math.ceil((end - start) / step)
+    except (TypeError, ZeroDivisionError, ValueError, OverflowError):
+        n = None  # MLX reports these itself
+    if n is not None and n > 0:
+        _shape((n,), "arange", dtype, device)
     return _make(lambda: mx.arange(start, end, step, dtype=dtype), dtype, device, requires_grad)
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad=False) -> Tensor:
     dtype = _dt.to_dtype(dtype) or mx.float32
+    steps = _count("linspace", steps, "steps")
+    _shape((steps,), "linspace", dtype, device)
     return _make(lambda: mx.linspace(start, end, steps, dtype=dtype), dtype, device, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad=False) -> Tensor:
     dtype = _dt.to_dtype(dtype) or mx.float32
+    n, m = _shape((n, n if m is None else m), "eye", dtype, device)
     return _make(lambda: mx.eye(n, m, dtype=dtype), dtype, device, requires_grad)

@@ -7,6 +7,7 @@ gradients of the broadcast shape.
 import mlx.core as mx
 import numpy as np
 
+from ..errors import LucidError
 from ..function import op
 
 
@@ -35,10 +36,28 @@ def div(x, y):
     return out, lambda g: (g / y, -g * out / y)
 
 
+class IntegerDivisionByZeroError(LucidError, ZeroDivisionError):
+    """Integer ``//`` by zero (PyTorch raises too; floats give ``inf``/``nan``)."""
+
+
 @op("floor_divide")
 def floor_divide(x, y):
-    """out = floor(x / y); piecewise constant, so no gradient flows."""
-    return mx.floor_divide(x, y), None
+    """out = floor(x / y); piecewise constant, so no gradient flows.
+
+    Integer division by zero raises :class:`IntegerDivisionByZeroError` (it checks ``y``,
+    one evaluation, only when both operands are integers)."""
+    out = mx.floor_divide(x, y)
+    if not mx.issubdtype(out.dtype, mx.inexact) and bool(mx.any(mx.array(y) == 0)):
+        raise IntegerDivisionByZeroError(
+            f"floor_divide: integer division by zero (divisor {_describe(y)})"
+        )
+    return out, None
+
+
+def _describe(v) -> str:
+    if isinstance(v, mx.array):
+        return f"array of shape {tuple(v.shape)} and dtype {v.dtype}"
+    return repr(v)
 
 
 @op("remainder")
