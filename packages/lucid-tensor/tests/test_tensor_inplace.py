@@ -1,6 +1,7 @@
 """In-place ops against PyTorch: values, identity, broadcasting, dtype rules, autograd, aliasing."""
 
 import copy
+import pickle
 import re
 
 import lucid
@@ -78,11 +79,15 @@ def test_data_reads_the_values_and_assigning_it_replaces_them():
     assert p._version == 0  # invisible to autograd, as PyTorch's .data
 
 
-def test_deepcopy_has_its_own_storage():
-    p = lucid.tensor([1.0, 2.0])
-    p.detach()
-    c = copy.deepcopy(p)
-    c += 1
+@pytest.mark.parametrize("clone", [copy.deepcopy, lambda t: pickle.loads(pickle.dumps(t))],
+                         ids=["deepcopy", "pickle"])
+def test_a_copy_has_its_own_storage(clone):
+    p = lucid.tensor([1.0, 2.0], requires_grad=True)
+    p.detach()  # p now has an alias; the copy must not join it
+    c = clone(p)
+    assert c.requires_grad and c.is_leaf
+    with lucid.no_grad():
+        c += 1
     np.testing.assert_array_equal(p.numpy(), [1.0, 2.0])
     np.testing.assert_array_equal(c.numpy(), [2.0, 3.0])
 

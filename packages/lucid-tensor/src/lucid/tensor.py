@@ -12,7 +12,6 @@ storage they swap (``_data``) and its aliasing and version counter.
 
 from __future__ import annotations
 
-import copy
 import weakref
 
 import mlx.core as mx
@@ -138,15 +137,16 @@ class Tensor:
         other._vc = self._version_counter()
         other._data = self._data
 
-    def __deepcopy__(self, memo) -> Tensor:
-        """An independent copy: same values, its own storage (no aliases, version 0)."""
-        new = object.__new__(type(self))
-        memo[id(self)] = new
-        for name in ("_data", "requires_grad", "grad", "_node", "device"):
-            setattr(new, name, copy.deepcopy(getattr(self, name), memo))
-        new._vc = None
-        new._aliases = None
-        return new
+    _STATE = ("_data", "requires_grad", "grad", "_node", "device")
+
+    def __getstate__(self) -> dict:
+        """What ``copy.deepcopy`` and ``pickle`` keep: the values, not the aliasing."""
+        return {name: getattr(self, name) for name in self._STATE}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._vc = self._aliases = None  # a copy has its own storage
 
     # ----- attributes -------------------------------------------------------------
     @property
