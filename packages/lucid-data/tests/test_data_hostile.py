@@ -275,3 +275,29 @@ def test_idx_header_whose_dimensions_overflow_int64_is_corrupt():
     data = bytes([0, 0, 8, 4]) + (65536).to_bytes(4, "big") * 4  # 2**64 elements: wraps to 0
     with pytest.raises(CorruptFileError, match=r"\(65536, 65536, 65536, 65536\)"):
         parse_idx(data, "big.idx")
+
+
+def test_stale_extraction_folder_is_removed_by_the_next_extraction(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from data_testutil import make_tar
+    from lucid.datasets.archive import extract_tar
+
+    (tmp_path / "src" / "top").mkdir(parents=True)
+    (tmp_path / "src" / "top" / "f.txt").write_text("hi")
+    archive = make_tar(tmp_path / "src", "top", tmp_path / "a.tar.gz")
+    dest = tmp_path / "dest"
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+    stale = dest / f".extract-{dead}-abcd1234"
+    live = dest / f".extract-{os.getpid()}-live1234"
+    for d in (stale, live):
+        (d / "top").mkdir(parents=True)
+        (d / "top" / "big.bin").write_bytes(b"x" * 1000)
+        os.utime(d, (time.time() - 600,) * 2)
+    out = extract_tar(archive, dest, "top")
+    assert (out / "f.txt").read_text() == "hi"
+    assert not stale.exists() and live.exists()

@@ -3,7 +3,8 @@
 Only regular files and folders under one expected top folder are written; absolute paths,
 ``..`` components, links and devices are refused. Files land in a temporary folder beside
 the target and are moved into place with ``os.replace``, so an interrupted extraction
-leaves no half-written file under a real name.
+leaves no half-written file under a real name; the staging folder of a killed extraction
+(``.extract-<pid>-<random>``) is removed by the next one (see :mod:`.tempfiles`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from . import tempfiles
 from .errors import CorruptFileError
 
 
@@ -35,7 +37,8 @@ def extract_tar(archive: str | os.PathLike, dest: str | os.PathLike, top: str) -
     """Extract the members of ``archive`` under ``top/`` into ``dest/top``; return that path."""
     archive, dest = Path(archive), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
+    tempfiles.remove_stale(dest, r"\.extract-(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+", dirs=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".extract-{os.getpid()}-", dir=dest))
     try:
         try:
             with tarfile.open(archive, "r:*") as tar:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -41,12 +42,15 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(folder: str | os.PathLike, pattern: str, *, now: float | None = None) -> list[Path]:
+def remove_stale(
+    folder: str | os.PathLike, pattern: str, *, now: float | None = None, dirs: bool = False
+) -> list[Path]:
     """Remove the stale temporaries in ``folder`` whose names match ``pattern``.
 
     ``pattern`` is a regular expression matched against the whole name; its group
-    ``pid`` (optional in the match) is the owner's process id. Returns what was removed;
-    files that vanish or cannot be removed meanwhile are skipped.
+    ``pid`` (optional in the match) is the owner's process id. With ``dirs`` the matches
+    are folders (removed with their content), else files. Returns what was removed;
+    entries that vanish or cannot be removed meanwhile are skipped.
     """
     regex = re.compile(pattern)
     now = time.time() if now is None else now
@@ -60,13 +64,16 @@ def remove_stale(folder: str | os.PathLike, pattern: str, *, now: float | None =
         if m is None:
             continue
         try:
-            if not entry.is_file(follow_symlinks=False):
+            if entry.is_symlink() or not (entry.is_dir() if dirs else entry.is_file()):
                 continue
             age = now - entry.stat(follow_symlinks=False).st_mtime
             pid = m.group("pid")
             dead = pid is not None and int(pid) != os.getpid() and not pid_alive(int(pid))
             if age > MAX_AGE or (dead and age > DEAD_OWNER_GRACE):
-                os.unlink(entry.path)
+                if dirs:
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
                 removed.append(Path(entry.path))
         except OSError:
             continue
