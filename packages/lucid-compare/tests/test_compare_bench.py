@@ -1,5 +1,7 @@
 """``lucid-compare bench``: each framework timed in its own process, medians and ratios."""
 
+import os
+
 from conftest import read_json
 from lucid.compare.bench import (
     MALLOC_SETTINGS,
@@ -11,6 +13,7 @@ from lucid.compare.bench import (
     worker_env,
 )
 from lucid.compare.cli import build_parser, main
+from lucid.compare.conditions import engine_modules
 
 
 def test_bench_writes_table_and_json(tmp_path, capsys):
@@ -18,7 +21,8 @@ def test_bench_writes_table_and_json(tmp_path, capsys):
             "--threads", "1", "--out", str(tmp_path)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "| step (median) |" in out and "Lucid/PyTorch" in out
+    assert "| step, median (lower is better) |" in out and "Lucid/PyTorch" in out
+    assert "| images/s (batch / median step; higher is better) |" in out
     rep = read_json(tmp_path / "bench_lenet5-mnist_b16.json")
     assert rep["threads"] == 1 and rep["batch_size"] == 16 and rep["eval"] is False
     assert isinstance(rep["env"], dict)
@@ -47,8 +51,14 @@ def test_bench_writes_table_and_json(tmp_path, capsys):
         assert len(r["rounds"]) == 1 and r["rounds"][0]["median_s"] == r["median_s"]
     rl, rt = rep["results"]["lucid"], rep["results"]["torch"]
     assert rep["ratios"]["step"] == rl["median_s"]["step"] / rt["median_s"]["step"]
-    # each worker is its own process: PyTorch is not loaded in Lucid's
+    # each worker is its own process: PyTorch is not loaded in Lucid's, nor Lucid's engine
+    # in PyTorch's
     assert "torchvision" not in rl["environment"]["framework"]
+    procs = {fw: rep["results"][fw]["environment"]["process"] for fw in ("lucid", "torch")}
+    assert len({p["pid"] for p in procs.values()} | {os.getpid()}) == 3
+    assert {p["parent_pid"] for p in procs.values()} == {os.getpid()}
+    assert engine_modules(procs["torch"]["modules"]) == [] and procs["torch"]["torch_loaded"]
+    assert "mlx.core" in procs["lucid"]["modules"] and not procs["lucid"]["torch_loaded"]
 
 
 def test_bench_eval_forward_only(tmp_path):

@@ -2,6 +2,9 @@
 ``--resume``, NaN losses, several seeds."""
 
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 from conftest import read_json
@@ -23,32 +26,73 @@ def test_parameter_count_mismatch_is_refused(tmp_path, tiny, capsys):
     assert main(["report", str(out), "--force"]) == 0
 
 
-def test_interrupt_then_resume_continues_the_same_run(tmp_path, tiny, monkeypatch, capsys):
-    from lucid.compare.backends.lucid_backend import LucidBackend
+#: imported by every Python process started with ``PYTHONPATH`` on its folder: in the process
+#: that loads Lucid's backend (Lucid's worker), the N-th training step presses Ctrl-C, that
+#: is, sends SIGINT to the whole process group (the command and its worker)
+CTRL_C_HOOK = """
+import importlib.abc, importlib.util, os, signal, sys, time
 
+TARGET = "lucid.compare.backends.lucid_backend"
+AT = int(os.environ["LUCID_COMPARE_TEST_CTRL_C_AT"])
+
+
+class Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != TARGET:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            cls, step, calls = module.LucidBackend, module.LucidBackend.train_step, [0]
+
+            def train_step(self, x, y):
+                calls[0] += 1
+                if calls[0] == AT:
+                    os.killpg(0, signal.SIGINT)
+                    time.sleep(60)
+                return step(self, x, y)
+
+            cls.train_step = train_step
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, Finder())
+"""
+
+
+def run_with_ctrl_c(argv, at: int, tmp_path) -> subprocess.CompletedProcess:
+    """``python -m lucid.compare *argv`` in a session of its own, Ctrl-C at Lucid's step ``at``."""
+    hook = tmp_path / "ctrl_c_hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(CTRL_C_HOOK)
+    env = {**os.environ, "LUCID_COMPARE_TEST_CTRL_C_AT": str(at),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "lucid.compare", *argv], env=env,
+                          capture_output=True, text=True, timeout=600, start_new_session=True)
+
+
+def test_interrupt_then_resume_continues_the_same_run(tmp_path, tiny, capsys):
     argv = ["run", *tiny, "--epochs", "2"]
     ref = tmp_path / "ref"
     assert main([*argv, "--out", str(ref)]) == 0
     expected = read_json(ref / "history_lucid.json")
 
-    original, calls = LucidBackend.train_step, {"n": 0}
-
-    def interrupted(self, x, y):  # Ctrl-C at the second batch of Lucid's second epoch
-        calls["n"] += 1
-        if calls["n"] == 6:
-            raise KeyboardInterrupt
-        return original(self, x, y)
-
-    monkeypatch.setattr(LucidBackend, "train_step", interrupted)
+    # Ctrl-C at the second batch of Lucid's second epoch (the 6th step of 4 per epoch)
     out = tmp_path / "out"
-    assert main([*argv, "--out", str(out)]) == 130
+    proc = run_with_ctrl_c([*argv, "--out", str(out)], 6, tmp_path)
+    assert proc.returncode == 130, proc.stderr
+    assert "interrupted: the histories on disk are valid" in proc.stdout
     h = read_json(out / "history_lucid.json")
     assert h["status"] == "interrupted" and "--resume" in h["message"]
     assert len(h["epochs"]) == 1 and len(h["batch_losses"]) == 5
     assert read_json(out / "history_torch.json")["status"] == "finished"
     assert (out / "report.md").exists()  # a report of what was recorded
 
-    monkeypatch.setattr(LucidBackend, "train_step", original)
     capsys.readouterr()
     assert main([*argv, "--out", str(out), "--resume"]) == 0
     printed = capsys.readouterr().out

@@ -1,12 +1,12 @@
-"""End to end: ``lucid-compare run`` on a tiny subset in both frameworks, in-process."""
+"""End to end: ``lucid-compare run`` on a tiny subset in both frameworks (each in a worker)."""
 
 
 from conftest import read_json
 from lucid.compare.cli import main
 
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "train_time",
-              "eval_time", "epoch_time", "images_per_s", "num_batches", "batch_order_hash",
-              "batch_data_hash", "peak_memory_mb"}
+              "eval_time", "epoch_time", "train_images", "images_per_s", "num_batches",
+              "batch_order_hash", "batch_data_hash", "peak_memory_mb"}
 
 
 def test_run_writes_histories_plots_and_report(tmp_path, tiny, capsys):

@@ -1,7 +1,8 @@
 """``lucid-compare bench``: the time of a training step in each framework.
 
-Each framework is measured in its own fresh process (``python -m lucid.compare.bench
---worker FRAMEWORK ...``) with the same number of threads (set through the frameworks'
+Each framework is measured in its own fresh process (``lucid.compare.worker``, as every
+run of ``lucid-compare run``; this process imports no framework) with the same number of
+threads (set through the frameworks'
 APIs and ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS``/``MKL_NUM_THREADS``) and the same
 allocator settings (``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` raised to
 4 GiB unless already set: glibc's default returns large blocks to the system and
@@ -28,26 +29,19 @@ environment of the workers. Written to ``OUT/bench_<experiment>_b<batch>[_eval].
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from .errors import EXIT_OK, CompareError, FrameworkMissingError, UsageError
+from .conditions import MALLOC_SETTINGS, loadavg, usable_cpus, worker_env
+from .errors import EXIT_OK, UsageError
 from .history import write_json_atomic
 
 PHASES = ("forward", "backward", "optimizer", "step")
 LABELS = {"lucid": "Lucid", "torch": "PyTorch"}
-#: set for both workers unless already in the environment (bytes; 4 GiB)
-MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "4294967296"}
 #: figures of a worker's result that are medians over rounds
 MEMORY_KEYS = ("peak_memory_mb", "memory_after_build_mb", "loop_peak_memory_mb",
                "loop_memory_increase_mb")
@@ -68,13 +62,6 @@ def _resident_mb() -> float | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
-
-
-def _loadavg() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
 
 
 class _Loop:
@@ -100,12 +87,11 @@ class _Loop:
 def measure(framework: str, experiment: str, batch_size: int, steps: int, warmup: int,
             eval_only: bool, threads: int, seed: int, device: str) -> dict:
     """Time one framework in this process; returns medians in seconds and the environment."""
-    from .backends import get_backend
+    from .backends import get_backend, seed_all
     from .environment import METHOD_RUSAGE, machine, peak_memory_mb, reset_peak_memory
     from .experiments import get_experiment
-    from .runner import seed_all
 
-    load_start = _loadavg()
+    load_start = loadavg()
     exp = get_experiment(experiment)
     cfg = replace(exp.defaults, batch_size=batch_size, threads=threads, device=device,
                   seed=seed).resolved()
@@ -187,64 +173,21 @@ def measure(framework: str, experiment: str, batch_size: int, steps: int, warmup
         "loop_memory_increase_mb": loop_peak - after_build,
         "peak_memory_method": method,
         "cpu": {name: lp.result() for name, lp in loops.items()},
-        "loadavg": {"start": load_start, "end": _loadavg()},
+        "loadavg": {"start": load_start, "end": loadavg()},
         "param_count": b.count_parameters(),
         "environment": {"machine": machine(), "framework": b.environment()},
     }
 
 
-def _worker_main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lucid.compare.bench")
-    p.add_argument("--worker", required=True, choices=tuple(LABELS))
-    p.add_argument("--experiment", required=True)
-    p.add_argument("--batch-size", type=int, required=True)
-    p.add_argument("--steps", type=int, required=True)
-    p.add_argument("--warmup", type=int, required=True)
-    p.add_argument("--eval", action="store_true")
-    p.add_argument("--threads", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--json-out", required=True)
-    a = p.parse_args(argv)
-    try:
-        res = measure(a.worker, a.experiment, a.batch_size, a.steps, a.warmup, a.eval,
-                      a.threads, a.seed, a.device)
-    except CompareError as err:
-        print(f"bench worker: {err}", file=sys.stderr)
-        return err.exit_code
-    write_json_atomic(a.json_out, res)
-    return EXIT_OK
-
-
-def worker_env(threads: int, base=None) -> dict:
-    """The environment of a worker: ``base`` (default ``os.environ``) with the thread
-    counts set and ``MALLOC_SETTINGS`` added where not already set; the same for both."""
-    env = dict(os.environ if base is None else base, OMP_NUM_THREADS=str(threads),
-               OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    for key, value in MALLOC_SETTINGS.items():
-        env.setdefault(key, value)
-    return env
-
-
 def _run_worker(fw: str, args, batch: int, threads: int, env: dict) -> dict:
+    from .worker import launch
+
     device = (args.lucid_device or "cpu") if fw == "lucid" else (args.torch_device or "cpu")
-    with tempfile.TemporaryDirectory(prefix="lucid-bench-") as tmp:
-        out = Path(tmp) / "result.json"
-        cmd = [sys.executable, "-m", "lucid.compare.bench", "--worker", fw,
-               "--experiment", args.experiment, "--batch-size", str(batch),
-               "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--threads", str(threads), "--seed", str(args.seed), "--device", device,
-               "--json-out", str(out)]
-        if args.eval:
-            cmd.append("--eval")
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if proc.returncode != 0 or not out.exists():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-            if proc.returncode == FrameworkMissingError.exit_code:
-                raise FrameworkMissingError("\n".join(tail))
-            raise CompareError(f"bench: the {LABELS[fw]} worker failed (exit {proc.returncode}):"
-                               "\n" + "\n".join(tail))
-        return json.loads(out.read_text())
+    task = {"task": "bench", "framework": fw,
+            "args": {"experiment": args.experiment, "batch_size": batch, "steps": args.steps,
+                     "warmup": args.warmup, "eval_only": bool(args.eval), "threads": threads,
+                     "seed": args.seed, "device": device}}
+    return launch(task, env)
 
 
 def _median(values):
@@ -318,9 +261,9 @@ def table(report: dict) -> list[str]:
         cells = [f"{res[f]['median_s'][p] * 1e3:.1f} ms" if res[f]['median_s'].get(p) else "n/a"
                  for f in fws]
         tail = f" {rat[p]:.2f}x |" if rat and rat.get(p) else (" n/a |" if rat else "")
-        lines.append(f"| {p} (median) | " + " | ".join(cells) + " |" + tail)
-    rows = (("images_per_s", "images/s", "{:.0f}"),
-            ("peak_memory_mb", "peak memory (whole worker), MiB", "{:.0f}"),
+        lines.append(f"| {p}, median (lower is better) | " + " | ".join(cells) + " |" + tail)
+    rows = (("images_per_s", "images/s (batch / median step; higher is better)", "{:.0f}"),
+            ("peak_memory_mb", "peak memory (whole worker), MiB (lower is better)", "{:.0f}"),
             ("memory_after_build_mb", "memory after model build, MiB", "{:.0f}"),
             ("loop_memory_increase_mb", "increase in measured loops, MiB", "{:.0f}"))
     for key, title, fmt in rows:
@@ -339,16 +282,18 @@ def table(report: dict) -> list[str]:
 
 
 def run_bench(args) -> int:
+    from .backends import require
     from .environment import thread_env
     from .experiments import get_experiment
 
     exp = get_experiment(args.experiment)
     batch = args.batch_size or exp.defaults.batch_size
     rounds = getattr(args, "rounds", None) or 1
+    for fw in args.frameworks:
+        require(fw)
     if rounds < 1:
         raise UsageError(f"bench: --rounds must be at least 1, got {rounds}")
-    threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                               else os.cpu_count() or 1)
+    threads = args.threads or usable_cpus()
     env = worker_env(threads)
     mode = "forward only (eval, no_grad)" if args.eval else "training step"
     print(f"bench {args.experiment}: {mode}, batch {batch}, {args.warmup} warm-up + "
@@ -381,6 +326,3 @@ def run_bench(args) -> int:
     print(f"written: {out}")
     return EXIT_OK
 
-
-if __name__ == "__main__":
-    raise SystemExit(_worker_main())

@@ -1,11 +1,11 @@
 """The machine a run happened on, and its peak memory.
 
-Peak memory: ``run`` trains the frameworks one after the other in one process. On Linux
-the kernel's peak resident set size (``VmHWM``) is reset before each run (writing ``5`` to
-``/proc/self/clear_refs``), so each history's figure is that run's own peak. Where that is
-not possible, ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` is recorded instead: it is the
-peak of the whole process so far, cumulative over the runs before, and the history says
-so (``peak_memory_method``). ``bench`` measures each framework in its own process.
+Peak memory: every run trains in a worker process of its own (``lucid.compare.worker``).
+On Linux the kernel's peak resident set size (``VmHWM``) is reset before training (writing
+``5`` to ``/proc/self/clear_refs``), so each history's figure is that run's own peak.
+Where that is not possible, ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` is recorded
+instead: the worker's peak, framework import included, and the history says so
+(``peak_memory_method``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import resource
 import sys
 
 METHOD_HWM = "VmHWM (reset at the start of this run)"
-METHOD_RUSAGE = "ru_maxrss (peak of the whole process so far: cumulative over earlier runs)"
+METHOD_RUSAGE = "ru_maxrss (peak of the whole worker process, framework import included)"
 
 
 def reset_peak_memory() -> str:
@@ -56,7 +56,8 @@ def thread_env() -> dict:
     """Environment variables that change threading or allocation (MALLOC_*, *_NUM_THREADS)."""
     keys = sorted(k for k in os.environ
                   if k.startswith("MALLOC_") or k.endswith("_NUM_THREADS")
-                  or k in ("LD_PRELOAD", "LUCID_NO_OPENBLAS", "KMP_AFFINITY", "GOMP_CPU_AFFINITY"))
+                  or k in ("LD_PRELOAD", "LUCID_NO_OPENBLAS", "KMP_AFFINITY", "GOMP_CPU_AFFINITY",
+                           "OMP_WAIT_POLICY"))
     return {k: os.environ[k] for k in keys}
 
 

@@ -7,7 +7,8 @@ file on disk is always a complete, valid history. Reports are drawn from these f
 Keys: ``format``, ``version``, ``run`` (file stem suffix), ``framework``, ``role``
 (``main`` or ``control``), ``seed_index``, ``experiment``, ``config`` (effective),
 ``overrides`` (this framework's explicit ones), ``init`` (``own``, ``torch``,
-``torch+1ulp``), ``param_count``, ``environment``, ``data``, ``status`` (``running``,
+``torch+1ulp``), ``param_count``, ``environment`` (``machine``, ``framework``, and
+``process``: the worker's measurement conditions, see ``conditions.Probe``), ``data``, ``status`` (``running``,
 ``finished``, ``interrupted``, ``diverged``, ``failed``), ``message``, ``batch_losses``
 (flat, every batch of every epoch, including an unfinished epoch), ``epochs`` (one record
 per finished epoch), ``peak_memory_mb``, ``peak_memory_method``, ``started``, ``updated``.
@@ -25,7 +26,7 @@ from pathlib import Path
 FORMAT = "lucid-compare-history"
 VERSION = 1
 EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "train_time",
-              "eval_time", "epoch_time", "images_per_s", "num_batches", "batch_order_hash",
+              "eval_time", "epoch_time", "train_images", "images_per_s", "num_batches", "batch_order_hash",
               "batch_data_hash", "peak_memory_mb")
 
 

@@ -39,7 +39,7 @@ DEFAULT_BATCH = {"lenet5-mnist": 8, "mlp-mnist": 8, "resnet18-cifar10": 2}
 def parity(experiment: str, batch_size: int | None = None, seed: int = 0, lucid_device: str = "cpu",
            torch_device: str = "cpu") -> dict:
     """Differences between Lucid and PyTorch on one batch, from identical weights."""
-    from .runner import seed_all
+    from .backends import seed_all
 
     exp = get_experiment(experiment)
     batch_size = batch_size or DEFAULT_BATCH.get(experiment, 8)

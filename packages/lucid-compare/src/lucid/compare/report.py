@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import plots
+from . import conditions, plots
 from .config import config_diff, describe_optimizer, describe_scheduler
 from .errors import CompareError, ComparisonRefused
 from .history import load_histories
@@ -92,8 +92,23 @@ def analyse(histories, tolerance: float | None = None) -> dict:
     return a
 
 
+def _epoch_images(e) -> float:
+    """Training images of an epoch (older histories: images/s times train time)."""
+    if e.get("train_images") is not None:
+        return e["train_images"]
+    return round(e["images_per_s"] * e["train_time"])
+
+
+def images_per_s(h) -> float | None:
+    """Training images of all finished epochs over their training time, together."""
+    epochs = [e for e in h["epochs"] if e.get("train_time")]
+    seconds = sum(e["train_time"] for e in epochs)
+    return sum(_epoch_images(e) for e in epochs) / seconds if seconds > 0 else None
+
+
 def _summary(h) -> dict:
     losses = [v for v in _losses(h) if math.isfinite(v)]
+    process = (h.get("environment") or {}).get("process")
     return {
         "train_loss": _final(h, "train_loss"),
         "test_loss": _final(h, "test_loss"),
@@ -103,8 +118,9 @@ def _summary(h) -> dict:
         "noise_window": noise_window(len(losses)),
         "epoch_time": _mean_epoch(h, "epoch_time"),
         "train_time": _mean_epoch(h, "train_time"),
-        "images_per_s": _mean_epoch(h, "images_per_s"),
+        "images_per_s": images_per_s(h),
         "peak_memory_mb": h.get("peak_memory_mb"),
+        "unreliable": conditions.assess(h["framework"], process),
         "param_count": h.get("param_count"),
         "epochs": f"{len(h['epochs'])}/{h['config']['epochs']}",
         "status": h.get("status"),
@@ -183,6 +199,14 @@ def _delta(a, b, spec=".4f") -> str:
     return format(a - b, "+" + spec)
 
 
+#: the rows that are times (marked when the conditions make them unreliable)
+TIMED = ("epoch_time", "train_time", "images_per_s")
+
+
+def _timing_cell(reasons: list[str]) -> str:
+    return "UNRELIABLE (why: below the table)" if reasons else "ok"
+
+
 def summary_table(analysis: dict) -> list[str]:
     fws = analysis["frameworks"]
     s = analysis["summary"]
@@ -197,16 +221,25 @@ def summary_table(analysis: dict) -> list[str]:
         ("final train accuracy", "train_acc", ".4f", "delta"),
         ("final test accuracy", "test_acc", ".4f", "delta"),
         ("batch-loss noise (std of detrended batch loss)", "noise", ".4f", "ratio"),
-        ("epoch time, s (train + eval, mean)", "epoch_time", ".2f", "ratio"),
-        ("train time per epoch, s (mean)", "train_time", ".2f", "ratio"),
-        ("train images/s (mean)", "images_per_s", ".0f", "ratio"),
-        ("peak memory, MiB", "peak_memory_mb", ".0f", "ratio"),
+        ("epoch time, s (train + eval, mean per epoch; lower is better)", "epoch_time", ".2f",
+         "ratio"),
+        ("train time, s (mean per epoch; lower is better)", "train_time", ".2f", "ratio"),
+        ("train images/s (all training images / all training time; higher is better)",
+         "images_per_s", ".0f", "ratio"),
+        ("timing conditions", "unreliable", "", None),
+        ("peak memory, MiB (lower is better)", "peak_memory_mb", ".0f", "ratio"),
         ("parameters", "param_count", ",d", "equal"),
         ("epochs done", "epochs", "", None),
         ("status", "status", "", None),
     ]
     for title, key, spec, kind in rows:
-        cells = [_fmt(s[f][key], spec) if spec else str(s[f][key]) for f in fws]
+        if key == "unreliable":
+            cells = [_timing_cell(s[f][key]) for f in fws]
+        else:
+            cells = [_fmt(s[f][key], spec) if spec else str(s[f][key]) for f in fws]
+        if key in TIMED:
+            cells = [c + (" (unreliable)" if s[f]["unreliable"] else "")
+                     for c, f in zip(cells, fws)]
         line = f"| {title} | " + " | ".join(cells) + " |"
         if two:
             a, b = s["lucid"][key], s["torch"][key]
@@ -221,6 +254,19 @@ def summary_table(analysis: dict) -> list[str]:
             line += f" {extra} |"
         lines.append(line)
     return lines
+
+
+def _timing_notes(analysis: dict) -> list[str]:
+    """Below the table: which times are unreliable and why, then the conditions."""
+    lines = []
+    for fw, summary in analysis["summary"].items():
+        if summary["unreliable"]:
+            lines += ["", f"**{_label(fw)}'s times are unreliable**: "
+                      + "; ".join(summary["unreliable"]) + ". Measure again on an idle machine "
+                      "(or with fewer `--threads`)."]
+    records = {fw: (h.get("environment") or {}).get("process")
+               for fw, h in analysis["primary"].items()}
+    return lines + ["", "Measurement conditions:", ""] + conditions.describe(records)
 
 
 def _config_section(analysis: dict) -> list[str]:
@@ -340,12 +386,15 @@ def _environment_section(analysis: dict) -> list[str]:
         if fw == "lucid" and fwenv.get("blas"):
             lines.append(f"  - MLX {fwenv.get('mlx', '?')}, BLAS: {fwenv['blas'].get('status')} "
                          f"{fwenv['blas'].get('config') or ''}".rstrip())
-    method = next(iter(analysis["primary"].values())).get("peak_memory_method")
-    if method:
-        lines.append(f"- Peak memory: {method}. The frameworks ran one after the other in one "
-                     "process, so each figure includes every library loaded in it (PyTorch's "
-                     "too in Lucid's run); `lucid-compare bench` measures each framework in "
-                     "its own process.")
+    first = next(iter(analysis["primary"].values()))
+    method = first.get("peak_memory_method")
+    if method and (first.get("environment") or {}).get("process"):
+        lines.append(f"- Peak memory: {method}, in each framework's own process (framework "
+                     "import included).")
+    elif method:
+        lines.append(f"- Peak memory: {method}. These runs trained the frameworks one after "
+                     "the other in one process, so each figure includes every library loaded "
+                     "in it.")
     data = next(iter(analysis["primary"].values())).get("data") or {}
     if data:
         lines.append(f"- Data: {data.get('source')}, train {data.get('train')}, test "
@@ -364,7 +413,8 @@ def markdown(analysis: dict, figures: list[str]) -> str:
     noise_w = next(iter(analysis["summary"].values()))["noise_window"]
     lines += ["", f"Batch-loss noise: std of (batch loss - its centred moving average over "
               f"{noise_w} batches). Times are wall-clock; the ratio column divides Lucid's "
-              "figure by PyTorch's (losses and accuracies: the difference).", ""]
+              "figure by PyTorch's (losses and accuracies: the difference)."]
+    lines += _timing_notes(analysis) + [""]
     lines += _config_section(analysis) + [""]
     lines += _batch_section(analysis)
     lines += _divergence_section(analysis)

@@ -1,28 +1,30 @@
 """``lucid-compare run``: train an experiment in each framework, then write the report.
 
-The frameworks run one after the other in this process (PyTorch first), each from its
-effective config, each on batches from the same loader design. Before anything trains,
-every model is built once and the parameter counts compared. With ``--same-init`` Lucid
-starts from PyTorch's initial weights and a control run trains PyTorch again from those
-weights moved one float32 ULP. With ``--seeds N`` every framework runs with seeds
-``seed .. seed + N - 1``.
+This process imports no framework. Every run (a ``RunSpec``: each framework's main run for
+each seed, and the ``--same-init`` control) trains in a worker process of its own
+(``lucid.compare.worker``), every worker with the same environment (threads and allocator
+settings: ``conditions.worker_env``), so no framework is timed in a process that loaded the
+other's engine. Before anything trains, one worker per framework resolves its device and
+counts the parameters, and the counts are compared; with ``--same-init`` PyTorch's worker
+also writes its initial state for each seed to ``OUT/init/``, from which Lucid starts and
+from which the control run trains PyTorch again, moved one float32 ULP. The data is loaded
+here once (a missing dataset stops the run before any worker starts) and by each worker
+from the same files; every history records a hash of each batch it was fed. With
+``--seeds N`` every framework runs with seeds ``seed .. seed + N - 1``, the frameworks
+taking turns to go first.
 """
 
 from __future__ import annotations
 
-import gc
-import random
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from . import report as report_mod
-from .backends import LABELS, backend_module, get_backend
+from .backends import LABELS, require
+from .conditions import usable_cpus, worker_env
 from .config import TrainConfig, config_diff, effective_configs
 from .data import load_data
-from .environment import machine, reset_peak_memory
 from .errors import (
     EXIT_DIVERGED,
     EXIT_INTERRUPTED,
@@ -33,7 +35,7 @@ from .errors import (
 )
 from .experiments import get_experiment
 from .history import History, history_path
-from .trainer import fit
+from .worker import launch
 
 #: fields a resumed run may change (more epochs continue the same run)
 RESUMABLE_CHANGES = ("epochs",)
@@ -64,48 +66,38 @@ class RunSpec:
     role: str  # "main" or "control"
     seed_index: int
     init: str  # "own", "torch", "torch+1ulp"
-
-
-def seed_all(seed: int, frameworks) -> None:
-    """Seed Python, NumPy and every framework in use, together."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    for fw in frameworks:
-        backend_module(fw).seed(seed)
-
-
-def resolve_devices(opts: RunOptions) -> dict[str, str]:
-    out = {}
-    for fw in opts.frameworks:
-        asked = opts.devices.get(fw) or ("auto" if fw == "torch" else "cpu")
-        module = backend_module(fw)
-        try:
-            out[fw] = module.resolve_device(asked)
-        except Exception as err:  # ValueError, lucid.DeviceError: a device this machine lacks
-            raise UsageError(f"--{fw}-device {asked}: {err}") from None
-    return out
+    init_seed: int | None = None  # the seed of PyTorch's initial state, unless init is "own"
 
 
 def plan(opts: RunOptions, effective: dict[str, TrainConfig]) -> list[RunSpec]:
+    """The runs, in order: for seed ``k`` PyTorch first when ``k`` is even, Lucid first when
+    odd; the ``--same-init`` control after the first seed's runs."""
     specs = []
     order = [fw for fw in ("torch", "lucid") if fw in opts.frameworks]
     for k in range(opts.seeds):
-        for fw in order:
+        for fw in (order if k % 2 == 0 else order[::-1]):
             cfg = replace(effective[fw], seed=effective[fw].seed + k)
             run = fw if opts.seeds == 1 else f"{fw}_seed{cfg.seed}"
-            init = "torch" if opts.same_init and fw != "torch" else "own"
-            specs.append(RunSpec(run, fw, cfg, "main", k, init))
+            if opts.same_init and fw != "torch":
+                specs.append(RunSpec(run, fw, cfg, "main", k, "torch",
+                                     effective["torch"].seed + k))
+            else:
+                specs.append(RunSpec(run, fw, cfg, "main", k, "own"))
         if opts.same_init and k == 0:
             cfg = effective["torch"]
-            specs.append(RunSpec("torch_ulp", "torch", cfg, "control", 0, "torch+1ulp"))
+            specs.append(RunSpec("torch_ulp", "torch", cfg, "control", 0, "torch+1ulp",
+                                 cfg.seed))
     return specs
 
 
-def print_header(opts: RunOptions, effective: dict, log) -> list:
+def print_header(opts: RunOptions, effective: dict, log) -> None:
     base = effective[opts.frameworks[0]].as_dict()
     log(f"lucid-compare: {base['experiment']} in {', '.join(LABELS[f] for f in opts.frameworks)}"
         f" -> {opts.out}")
     log("config: " + ", ".join(f"{k}={v}" for k, v in base.items() if k not in ("device",)))
+
+
+def print_differences(opts: RunOptions, effective: dict, log) -> list:
     diffs = []
     if len(opts.frameworks) == 2:
         a, b = opts.frameworks
@@ -130,17 +122,29 @@ def _checkpoint_file(out: Path, spec: RunSpec) -> Path:
     return out / "checkpoints" / f"{spec.run}.{ext}"
 
 
+def init_file(out: Path, seed: int) -> Path:
+    """PyTorch's initial state for ``seed`` (``--same-init``), PyTorch's names, ``.npz``."""
+    return Path(out) / "init" / f"torch_seed{seed}.npz"
+
+
+def worker_envs(effective: dict[str, TrainConfig]) -> dict[str, dict]:
+    """Each framework's worker environment: its threads (``--threads``, else the usable
+    CPUs) and the same allocator settings for all."""
+    return {fw: worker_env(cfg.threads or usable_cpus()) for fw, cfg in effective.items()}
+
+
 def execute(opts: RunOptions, log=print) -> int:
     """Run everything ``opts`` asks for; returns the exit status."""
     if opts.same_init and not {"lucid", "torch"} <= set(opts.frameworks):
         raise UsageError("--same-init needs both frameworks (--frameworks lucid,torch)")
     if opts.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {opts.seeds}")
-    exp = get_experiment(opts.base.experiment)
+    get_experiment(opts.base.experiment)
     for fw in opts.frameworks:
-        backend_module(fw)  # a missing framework fails here, before any work
-    devices = resolve_devices(opts)
-    overrides = {fw: {**opts.overrides.get(fw, {}), "device": devices[fw]}
+        require(fw)  # a missing framework fails here, before any work
+    asked = {fw: opts.devices.get(fw) or ("auto" if fw == "torch" else "cpu")
+             for fw in opts.frameworks}
+    overrides = {fw: {**opts.overrides.get(fw, {}), "device": asked[fw]}
                  for fw in opts.frameworks}
     effective = effective_configs(opts.base, opts.frameworks, overrides)
     print_header(opts, effective, log)
@@ -149,13 +153,21 @@ def execute(opts: RunOptions, log=print) -> int:
     n_train = {fw: min(len(data.x_train), effective[fw].subset or len(data.x_train))
                for fw in opts.frameworks}
     steps = {fw: -(-n_train[fw] // effective[fw].batch_size) for fw in opts.frameworks}
+    del data  # each worker loads the same files
 
-    counts = {}
+    out = Path(opts.out)
+    envs = worker_envs(effective)
+    prepared = {}
     for fw in opts.frameworks:
-        seed_all(effective[fw].seed, opts.frameworks)
-        backend = get_backend(fw)(effective[fw], exp.num_classes, exp.input_shape, steps[fw])
-        counts[fw] = backend.count_parameters()
-        del backend
+        seeds = range(effective[fw].seed, effective[fw].seed + opts.seeds)
+        task = {"task": "prepare", "framework": fw, "device": asked[fw],
+                "config": effective[fw].as_dict(),
+                "init_files": ({s: str(init_file(out, s)) for s in seeds}
+                               if opts.same_init and fw == "torch" else {})}
+        prepared[fw] = launch(task, envs[fw], log)
+    effective = {fw: replace(cfg, device=prepared[fw]["device"]) for fw, cfg in effective.items()}
+    print_differences(opts, effective, log)
+    counts = {fw: prepared[fw]["param_count"] for fw in opts.frameworks}
     log("parameters: " + ", ".join(f"{LABELS[fw]} {c:,}" for fw, c in counts.items()))
     if len(set(counts.values())) > 1 and not opts.force:
         listed = ", ".join(f"{LABELS[fw]} {c:,}" for fw, c in counts.items())
@@ -163,21 +175,16 @@ def execute(opts: RunOptions, log=print) -> int:
             f"refusing to compare models with different parameter counts ({listed}); fix the "
             "model or the overrides, or pass --force to compare anyway")
 
-    out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     if not opts.resume:
         _clean_out(out)
     (out / "checkpoints").mkdir(exist_ok=True)
 
     status = EXIT_OK
-    torch_init: dict[int, dict] = {}
     try:
         for spec in plan(opts, effective):
-            h = _run_one(spec, opts, exp, data, steps[spec.framework], counts, torch_init,
-                         effective, log)
-            if h["status"] == "diverged":
+            if _run_one(spec, opts, steps[spec.framework], counts, envs, log) == "diverged":
                 status = EXIT_DIVERGED
-            gc.collect()
     except KeyboardInterrupt:
         log("interrupted: the histories on disk are valid; --resume continues from the last "
             "finished epoch")
@@ -197,18 +204,9 @@ def _safe_report(out: Path, opts: RunOptions, log) -> None:
         log(f"no report written: {err}")
 
 
-def _initial_torch_state(spec: RunSpec, effective, exp, steps, torch_init, frameworks) -> dict:
-    k = spec.seed_index
-    if k not in torch_init:
-        cfg = replace(effective["torch"], seed=effective["torch"].seed + k)
-        seed_all(cfg.seed, frameworks)
-        backend = get_backend("torch")(cfg, exp.num_classes, exp.input_shape, steps)
-        torch_init[k] = backend.export_state()
-        del backend
-    return torch_init[k]
-
-
-def _run_one(spec, opts, exp, data, steps, counts, torch_init, effective, log) -> History:
+def _run_one(spec: RunSpec, opts: RunOptions, steps: int, counts: dict, envs: dict,
+             log) -> str:
+    """Train ``spec`` in a worker (unless ``--resume`` finds it done); returns its status."""
     cfg = spec.cfg
     path = history_path(opts.out, spec.run)
     ckpt = _checkpoint_file(Path(opts.out), spec)
@@ -216,46 +214,26 @@ def _run_one(spec, opts, exp, data, steps, counts, torch_init, effective, log) -
     if opts.seeds > 1 and spec.role == "main":
         label += f" seed {cfg.seed}"
 
-    history = None
+    resume = False
     if opts.resume and path.exists():
         history = _resumable(History.load(path), spec, ckpt, log)
         if history is not None and history.completed_epochs >= cfg.epochs and (
                 history["status"] in ("finished", "diverged")):
             log(f"[{label}] already done ({history['status']}, {history.completed_epochs} "
                 "epochs): skipped")
-            return history
+            return history["status"]
+        resume = history is not None and history.completed_epochs > 0
 
-    if spec.init != "own":
-        init_state = _initial_torch_state(spec, effective, exp, steps, torch_init,
-                                          opts.frameworks)
-    seed_all(cfg.seed, opts.frameworks)
-    backend = get_backend(spec.framework)(cfg, exp.num_classes, exp.input_shape, steps)
-    if spec.init != "own":
-        backend.import_state(init_state)
-        if spec.init.endswith("ulp"):
-            backend.perturb_ulp()
-
-    if history is not None and history.completed_epochs > 0:
-        meta = backend.load_checkpoint(ckpt)
-        if int(meta.get("epoch", -1)) != history.completed_epochs:
-            raise CompareError(
-                f"--resume: {ckpt} holds epoch {meta.get('epoch')} but {path} records "
-                f"{history.completed_epochs} finished epochs; start again without --resume")
-        history.truncate_to_finished_epochs()
-        history["status"], history["message"] = "running", None
-        history["config"] = cfg.as_dict()
-        log(f"[{label}] resuming after epoch {history.completed_epochs}")
-    else:
-        history = History.new(spec.run, spec.framework, spec.role, spec.seed_index,
-                              cfg.as_dict(), opts.overrides.get(spec.framework, {}), spec.init)
-    history["param_count"] = counts[spec.framework]
-    history["divergence_tolerance"] = opts.divergence_tol
-    history["environment"] = {"machine": machine(), "framework": backend.environment()}
-    history["data"] = data.describe()
-    history["peak_memory_method"] = reset_peak_memory()
-    history.save(path)
-    return fit(backend, cfg, data, history, history_file=path, checkpoint_file=ckpt,
-               progress=opts.progress, label=label, log=log)
+    task = {
+        "task": "train", "framework": spec.framework, "run": spec.run, "role": spec.role,
+        "seed_index": spec.seed_index, "init": spec.init,
+        "init_file": None if spec.init_seed is None else str(init_file(opts.out, spec.init_seed)),
+        "config": cfg.as_dict(), "overrides": opts.overrides.get(spec.framework, {}),
+        "data_dir": opts.data_dir, "steps": steps, "param_count": counts[spec.framework],
+        "divergence_tol": opts.divergence_tol, "history": str(path), "checkpoint": str(ckpt),
+        "resume": resume, "progress": opts.progress, "label": label,
+    }
+    return launch(task, envs[spec.framework], log)["status"]
 
 
 def _resumable(old: History, spec: RunSpec, ckpt: Path, log) -> History | None:

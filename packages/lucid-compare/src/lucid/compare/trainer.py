@@ -113,6 +113,7 @@ def _train_epoch(backend, cfg, loader, history, epoch, progress, label) -> dict:
         "train_acc": correct / max(seen, 1),
         "lr": lr,
         "train_time": train_time,
+        "train_images": seen,
         "images_per_s": seen / train_time if train_time > 0 else math.nan,
         "num_batches": batches,
         "batch_order_hash": order,

@@ -1,0 +1,235 @@
+"""One framework's work in a process of its own: ``python -m lucid.compare.worker TASK.json``.
+
+The process that runs ``lucid-compare run`` or ``bench`` imports no framework: for every
+piece of work it writes a task (JSON), starts a worker with ``launch`` and reads back the
+worker's result (JSON). The tasks:
+
+- ``prepare``: resolve the framework's device, build its model once, count the
+  parameters; for PyTorch with ``--same-init``, also write the initial state of each
+  seed (``.npz``, PyTorch's names) that the Lucid runs and the control run start from;
+- ``train``: one run of ``lucid-compare run`` (a ``runner.RunSpec``): build, initialise
+  (own seed, or a PyTorch initial state, optionally one ULP up), continue from a
+  checkpoint under ``--resume``, train with ``trainer.fit``; the history is written after
+  every epoch;
+- ``bench``: ``bench.measure``.
+
+Every worker records its measurement conditions (``conditions.Probe``). The worker's
+stdout reaches the parent's ``log`` line by line; its stderr (progress bars, tracebacks) is
+the parent's. Ctrl-C reaches the worker and the parent: the worker marks its history
+interrupted and exits with 130; the parent waits for it (forwarding SIGINT in case only
+the parent got it) and raises ``KeyboardInterrupt``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .conditions import Probe
+from .errors import EXIT_INTERRUPTED, EXIT_OK, CompareError, UsageError
+from .history import write_json_atomic
+
+MODULE = "lucid.compare.worker"
+LABELS = {"lucid": "Lucid", "torch": "PyTorch"}
+#: seconds the parent waits for an interrupted worker to write its history
+STOP_TIMEOUT = 60
+#: this process's finished workers (their load lingers in the load average for minutes)
+_finished: list[dict] = []
+
+
+def _children_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+# ----- the parent's side ------------------------------------------------------------------
+def launch(task: dict, env: dict, log=print):
+    """Run ``task`` in a fresh worker with environment ``env``; returns the task's value.
+
+    Raises the worker's ``CompareError`` (same message and exit status),
+    ``KeyboardInterrupt`` when the worker was interrupted, or ``CompareError`` when it
+    failed otherwise (its traceback is on stderr)."""
+    label = LABELS[task["framework"]]
+    with tempfile.TemporaryDirectory(prefix="lucid-compare-") as tmp:
+        task_file, result_file = Path(tmp) / "task.json", Path(tmp) / "result.json"
+        recent = [p for p in _finished if time.time() - p["ended"] < 5 * 60]
+        write_json_atomic(task_file, {**task, "result": str(result_file),
+                                      "previous_workers": recent})
+        wall0, cpu0 = time.perf_counter(), _children_cpu_s()
+        proc = subprocess.Popen([sys.executable, "-u", "-m", MODULE, str(task_file)], env=env,
+                                stdout=subprocess.PIPE, text=True, errors="replace")
+        try:
+            for line in proc.stdout:
+                log(line.rstrip("\n"))
+            code = proc.wait()
+            _finished.append({"ended": time.time(), "wall_s": time.perf_counter() - wall0,
+                              "cpu_s": _children_cpu_s() - cpu0})
+        except KeyboardInterrupt:
+            _stop(proc, log)
+            raise
+        result = json.loads(result_file.read_text()) if result_file.exists() else {}
+    if code == EXIT_INTERRUPTED:
+        raise KeyboardInterrupt
+    if code == EXIT_OK and result.get("ok"):
+        return result["value"]
+    if "error" in result:
+        err = CompareError(result["error"])
+        err.exit_code = result["exit_code"]
+        raise err
+    raise CompareError(f"the {label} worker failed (exit status {code}); its error is above")
+
+
+def _stop(proc: subprocess.Popen, log) -> None:
+    """Let an interrupted worker finish writing its history, then make sure it is gone."""
+    try:
+        proc.send_signal(signal.SIGINT)  # ignored by a worker that got Ctrl-C already
+        out, _ = proc.communicate(timeout=STOP_TIMEOUT)
+        for line in (out or "").splitlines():
+            log(line)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        proc.kill()
+        proc.wait()
+
+
+# ----- the worker's side ------------------------------------------------------------------
+def _interrupt_once(signum, frame):
+    """First SIGINT: ``KeyboardInterrupt``; later ones are ignored, so that the history of
+    an interrupted run is written in full."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+def save_state(path, state: dict) -> None:
+    """A state (PyTorch's names -> NumPy arrays) as ``.npz``, written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **{k: np.asarray(v) for k, v in state.items()})
+    os.replace(tmp, path)
+
+
+def load_state(path) -> dict:
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def prepare(task: dict, probe: Probe) -> dict:
+    from .backends import backend_module, get_backend, seed_all
+    from .config import TrainConfig
+    from .experiments import get_experiment
+
+    fw = task["framework"]
+    module = backend_module(fw)
+    try:
+        device = module.resolve_device(task["device"])
+    except Exception as err:  # ValueError, lucid.DeviceError: a device this machine lacks
+        raise UsageError(f"--{fw}-device {task['device']}: {err}") from None
+    cfg = replace(TrainConfig.from_dict(task["config"]), device=device)
+    exp = get_experiment(cfg.experiment)
+
+    def build(seed):
+        seed_all(seed, (fw,))
+        return get_backend(fw)(replace(cfg, seed=seed), exp.num_classes, exp.input_shape)
+
+    count = build(cfg.seed).count_parameters()
+    for seed, path in task.get("init_files", {}).items():
+        save_state(path, build(int(seed)).export_state())
+    return {"device": device, "param_count": count}
+
+
+def train(task: dict, probe: Probe) -> dict:
+    from .backends import get_backend, seed_all
+    from .config import TrainConfig
+    from .data import load_data
+    from .environment import machine, reset_peak_memory
+    from .experiments import get_experiment
+    from .history import History
+    from .trainer import fit
+
+    fw, label = task["framework"], task["label"]
+    cfg = TrainConfig.from_dict(task["config"])
+    exp = get_experiment(cfg.experiment)
+    data = load_data(cfg.dataset, task.get("data_dir"), download=False, progress=False)
+    path, ckpt = Path(task["history"]), Path(task["checkpoint"])
+    seed_all(cfg.seed, (fw,))
+    backend = get_backend(fw)(cfg, exp.num_classes, exp.input_shape, task["steps"])
+    if task.get("init_file"):
+        backend.import_state(load_state(task["init_file"]))
+        if task["init"].endswith("ulp"):
+            backend.perturb_ulp()
+
+    if task.get("resume"):  # the parent checked the saved history belongs to this run
+        history = History.load(path)
+        meta = backend.load_checkpoint(ckpt)
+        if int(meta.get("epoch", -1)) != history.completed_epochs:
+            raise CompareError(
+                f"--resume: {ckpt} holds epoch {meta.get('epoch')} but {path} records "
+                f"{history.completed_epochs} finished epochs; start again without --resume")
+        history.truncate_to_finished_epochs()
+        history["status"], history["message"] = "running", None
+        history["config"] = cfg.as_dict()
+        log(f"[{label}] resuming after epoch {history.completed_epochs}")
+    else:
+        history = History.new(task["run"], fw, task["role"], task["seed_index"],
+                              cfg.as_dict(), task["overrides"], task["init"])
+    fw_env = backend.environment()
+    history["param_count"] = task["param_count"]
+    history["divergence_tolerance"] = task["divergence_tol"]
+    history["environment"] = {"machine": machine(), "framework": fw_env,
+                              "process": probe.record(fw_env.get("threads"))}
+    history["data"] = data.describe()
+    history["peak_memory_method"] = reset_peak_memory()
+    history.save(path)
+    probe.begin()
+    try:
+        fit(backend, cfg, data, history, history_file=path, checkpoint_file=ckpt,
+            progress=task["progress"], label=label, log=log)
+    finally:
+        history["environment"]["process"] = probe.record(fw_env.get("threads"))
+        history.save(path)
+    return {"status": history["status"]}
+
+
+def bench(task: dict, probe: Probe) -> dict:
+    from .bench import measure
+
+    probe.begin()
+    res = measure(task["framework"], **task["args"])
+    res["environment"]["process"] = probe.record(res["environment"]["framework"].get("threads"))
+    return res
+
+
+TASKS = {"prepare": prepare, "train": train, "bench": bench}
+
+
+def main(argv=None) -> int:
+    signal.signal(signal.SIGINT, _interrupt_once)
+    argv = sys.argv[1:] if argv is None else argv
+    task = json.loads(Path(argv[0]).read_text())
+    probe = Probe(task.get("previous_workers", ()))
+    try:
+        result = {"ok": True, "exit_code": EXIT_OK, "value": TASKS[task["task"]](task, probe)}
+    except CompareError as err:  # the parent raises it again, with the same exit status
+        result = {"ok": False, "exit_code": err.exit_code, "error": str(err)}
+    except KeyboardInterrupt:
+        result = {"ok": False, "exit_code": EXIT_INTERRUPTED, "error": "interrupted"}
+    write_json_atomic(task["result"], result)
+    return result["exit_code"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
