@@ -4,7 +4,21 @@ Ops written here carry their own backward (linear, batch/layer/group norm, gelu,
 leaky_relu, the losses); the rest are the engine's ops under PyTorch's functional names.
 """
 
-from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
+from .activation import (
+    elu,
+    gelu,
+    hardswish,
+    leaky_relu,
+    log_softmax,
+    mish,
+    prelu,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
 from .basic import dropout, embedding, one_hot, pad
 from .batch_norm import batch_norm
 from .conv import conv1d, conv2d, conv_transpose2d
@@ -22,8 +36,8 @@ from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 
 __all__ = [
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "conv1d", "conv2d", "conv_transpose2d",
-    "cross_entropy", "dropout", "embedding", "gelu", "group_norm", "l1_loss", "layer_norm",
-    "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "one_hot",
-    "pad", "relu", "sigmoid", "silu", "softmax", "tanh",
+    "binary_cross_entropy_with_logits", "conv1d", "conv2d", "conv_transpose2d", "cross_entropy",
+    "dropout", "elu", "embedding", "gelu", "group_norm", "hardswish", "l1_loss", "layer_norm",
+    "leaky_relu", "linear", "log_softmax", "max_pool2d", "mish", "mse_loss", "nll_loss", "one_hot",
+    "pad", "prelu", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh",
 ]

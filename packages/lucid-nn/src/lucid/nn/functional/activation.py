@@ -1,5 +1,6 @@
 """Activations. relu, tanh, sigmoid, softmax and log_softmax are the engine's ops;
-leaky_relu, gelu and silu are written here with their backward."""
+leaky_relu, gelu, silu, elu, softplus, prelu, hardswish and mish are written here with
+their backward."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 
 import lucid
 import mlx.core as mx
+from lucid.errors import ShapeError
 from lucid.function import op
 
 
@@ -92,3 +94,90 @@ def _silu(x):
 
 def silu(input, inplace: bool = False):
     return _silu(input)
+
+
+@op("elu")
+def _elu(x, alpha=1.0):
+    """out = x if x > 0 else alpha (e^x - 1);  dx = g if x > 0 else alpha e^x g."""
+    pos = x > 0
+    ex = mx.exp(mx.minimum(x, 0))
+    out = mx.where(pos, x, alpha * (ex - 1))
+    return out, lambda g: (mx.where(pos, g, g * (alpha * ex)),)
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False):
+    """Exponential linear unit: x for x > 0, alpha (e^x - 1) otherwise."""
+    return _elu(input, alpha=float(alpha))
+
+
+@op("softplus")
+def _softplus(x, beta=1.0, threshold=20.0):
+    """out = log(1 + e^(beta x)) / beta, or x where beta x > threshold;
+    dx = g sigmoid(beta x), or g above the threshold."""
+    bx = x * beta
+    linear = bx > threshold
+    out = mx.where(linear, x, mx.logaddexp(bx, 0) / beta)
+    return out, lambda g: (mx.where(linear, g, g * mx.sigmoid(bx)),)
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+    """Smooth ReLU: (1 / beta) log(1 + exp(beta x)), linear where beta x > threshold."""
+    return _softplus(input, beta=float(beta), threshold=float(threshold))
+
+
+@op("prelu")
+def _prelu(x, w):
+    """out = x if x > 0 else w x (w broadcast along the channel axis);
+    dx = g or w g,  dw = g x where x <= 0 (summed over the broadcast axes by the engine)."""
+    pos = x > 0
+    out = mx.where(pos, x, w * x)
+
+    def backward(g):
+        return mx.where(pos, g, g * w), mx.where(pos, mx.zeros_like(g), g * x)
+
+    return out, backward
+
+
+def prelu(input, weight):
+    """Leaky ReLU with a learned slope: one per channel (axis 1) when ``weight`` has C
+    entries, or one shared slope when it has one (the only choice for 0-D and 1-D inputs)."""
+    if weight.ndim > 1:
+        raise ShapeError(f"prelu: weight must be 0-D or 1-D, got shape {weight.shape}")
+    k = weight.size
+    if k == 1:
+        return _prelu(input, weight.reshape(()))
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if channels != k:
+        raise ShapeError(f"prelu: weight has {k} slopes but input of shape {input.shape} has "
+                         f"{channels} channels")
+    return _prelu(input, weight.reshape((1, k) + (1,) * (input.ndim - 2)))
+
+
+@op("hardswish")
+def _hardswish(x):
+    """out = x relu6(x + 3) / 6;  dx = 0 for x <= -3, g (x / 3 + 1/2) for x < 3, g above."""
+    out = x * mx.clip(x + 3, 0, 6) / 6
+
+    def backward(g):
+        mid = g * (x / 3 + 0.5)
+        return (mx.where(x <= -3, mx.zeros_like(g), mx.where(x < 3, mid, g)),)
+
+    return out, backward
+
+
+def hardswish(input, inplace: bool = False):
+    """x * relu6(x + 3) / 6, the piecewise-quadratic swish of MobileNetV3."""
+    return _hardswish(input)
+
+
+@op("mish")
+def _mish(x):
+    """out = x t, t = tanh(softplus(x));  dx = g (t + x sigmoid(x) (1 - t^2))."""
+    t = mx.tanh(mx.logaddexp(x, 0))
+    out = x * t
+    return out, lambda g: (g * (t + x * mx.sigmoid(x) * (1 - mx.square(t))),)
+
+
+def mish(input, inplace: bool = False):
+    """x * tanh(softplus(x))."""
+    return _mish(input)
