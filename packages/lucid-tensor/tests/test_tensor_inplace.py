@@ -363,6 +363,59 @@ def test_modifying_a_saved_input_makes_its_backward_raise_as_torch():
         b.sum().backward()
 
 
+SAVES_RESULT = {
+    "exp then mul_": lambda lib, x: x.exp().mul_(2),
+    "sigmoid then add_": lambda lib, x: x.sigmoid().add_(1),
+    "exp_ then add_": lambda lib, x: (x * 1).exp_().add_(1),
+    "softmax then +=": lambda lib, x: lib.softmax(x, dim=0).__iadd__(1),
+    "sqrt then zero_": lambda lib, x: x.sqrt().zero_(),
+}
+
+
+@pytest.mark.parametrize("make", SAVES_RESULT.values(), ids=SAVES_RESULT)
+def test_overwriting_a_result_its_backward_keeps_raises_as_torch(make):
+    expected = "modified by an inplace operation"
+    assert expected in _torch_message(
+        lambda: make(torch, torch.tensor([1.0, 2.0], requires_grad=True)).sum().backward())
+    y = make(lucid, lucid.tensor([1.0, 2.0], requires_grad=True))
+    with pytest.raises(GradError, match=expected + ": the output of"):
+        y.sum().backward()
+
+
+def test_overwriting_a_result_under_no_grad_still_raises():
+    x = lucid.tensor([1.0, 2.0], requires_grad=True)
+    y = x.tanh()
+    with lucid.no_grad():
+        y.add_(1)
+    with pytest.raises(GradError, match="the output of tanh is at version 1; expected version 0"):
+        y.sum().backward()
+
+
+NO_RESULT_KEPT = {
+    "div": lambda lib, x, w: x / w,
+    "conv2d": lambda lib, x, w: (lucid.conv2d if lib is lucid else torch.nn.functional.conv2d)(
+        x, w.reshape(1, 1, 1, 1)),
+    "matmul": lambda lib, x, w: x.reshape(4, 4) @ (x.reshape(4, 4) * w),
+    "mul then mul_": lambda lib, x, w: (x * w).mul_(w),
+    "mean": lambda lib, x, w: (x * w).mean(dim=0),
+}
+
+
+@pytest.mark.parametrize("make", NO_RESULT_KEPT.values(), ids=NO_RESULT_KEPT)
+def test_overwriting_a_result_its_torch_backward_does_not_keep_is_fine(make):
+    values, weight = randn(1, 1, 4, 4, seed=12), np.array(1.7, np.float32)
+    grads = []
+    for lib in (lucid, torch):
+        x = lib.tensor(values, requires_grad=True)
+        w = lib.tensor(weight, requires_grad=True)
+        y = make(lib, x, w)
+        y += 1
+        (y * y).sum().backward()
+        grads.append((x.grad, w.grad))
+    for lucid_grad, torch_grad in zip(*grads):
+        assert_close(lucid_grad, torch_grad)
+
+
 def test_modifying_a_saved_input_through_an_alias_is_caught():
     x = lucid.ones(2, requires_grad=True)
     a = x * 1

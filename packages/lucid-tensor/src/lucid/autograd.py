@@ -91,9 +91,11 @@ class Node:
     ``.grad`` receives the gradient) or an ``Edge`` to the node that produced it. The graph
     holds no intermediate values: what a backward needs, its closure keeps.
 
-    ``saved`` holds, per Tensor input, ``(version counter, version, id of its array)``:
-    enough to tell at backward that the input was changed in place since (the counter
-    moved) and that this backward holds the replaced array; it keeps no array alive.
+    ``saved`` holds, per Tensor input, ``(version counter, version, id of its array, its
+    position)``: enough to tell at backward that the input was changed in place since (the
+    counter moved) and that this backward holds the replaced array; it keeps no array
+    alive. An in-place op on this node's output adds the same for the output (position
+    ``"output"``), so ops whose backward keeps their result (exp, tanh, ...) are checked too.
     """
 
     __slots__ = ("name", "parents", "backward", "retained", "saved")
@@ -103,25 +105,26 @@ class Node:
         self.backward = backward
         self.retained = None  # the output tensor, when it called retain_grad()
         parents, saved = [], []
-        for t in inputs:
+        for i, t in enumerate(inputs):
             if t is None:
                 parents.append(None)
                 continue
             vc = t._vc
             if vc is None:
                 vc = t._vc = [0]
-            saved.append((vc, vc[0], id(t._data)))
+            saved.append((vc, vc[0], id(t._data), i))
             parents.append((t if t._node is None else Edge(t)) if t.requires_grad else None)
         self.parents = tuple(parents)
         self.saved = saved
 
     def check_versions(self) -> None:
-        """Raise if an input this node's backward holds was modified in place since."""
-        for i, (vc, version, array_id) in enumerate(self.saved):
+        """Raise if an input (or the output) this node's backward holds was changed in place since."""
+        for vc, version, array_id, position in self.saved:
             if vc[0] != version and _holds(self.backward, array_id):
+                what = "the output" if position == "output" else f"input {position}"
                 raise GradError(
                     "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: input {i} of {self.name} is at version {vc[0]}; "
+                    f"by an inplace operation: {what} of {self.name} is at version {vc[0]}; "
                     f"expected version {version} instead. Compute the in-place update after "
                     "backward, or use an out-of-place op (e.g. y = y + 1 instead of y += 1)"
                 )

@@ -36,6 +36,16 @@ _TORCH_NAMES = {
 }
 
 
+# Ops whose PyTorch backward keeps their result: overwriting that result in place makes
+# their backward raise, in PyTorch and here. (Some other Lucid backwards hold their result
+# too, e.g. div's; their copy is immutable, so the gradient stays right, and PyTorch, which
+# does not keep it, raises nothing: neither does Lucid.)
+_KEEPS_RESULT = frozenset({
+    "exp", "sqrt", "rsqrt", "reciprocal", "sigmoid", "tanh", "relu", "softmax", "log_softmax",
+    "logsumexp", "norm", "prod", "std",
+})
+
+
 def _kind(dtype) -> int:
     """0 bool, 1 integer, 2 floating: a result may be cast to its own kind or a higher one."""
     return 0 if dtype == mx.bool_ else (2 if _dt.is_floating(dtype) else 1)
@@ -70,11 +80,15 @@ def _swap(t: Tensor, name: str, out: Tensor) -> Tensor:
                 f"{t.dtype_name}); use an out-of-place op"
             )
         out = astype(out, t.dtype)
+    members = t._members()
+    for node in {id(a._node): a._node for a in members if a._node is not None}.values():
+        if node.name in _KEEPS_RESULT:  # the backward of the op that made t uses t
+            node.saved.append((vc, vc[0], id(t._data), "output"))
     vc[0] += 1
     if out._node is not None:
         t._node = out._node
         t.requires_grad = True
-    for alias in t._members():
+    for alias in members:
         alias._data = out._data
     return t
 
