@@ -13,7 +13,7 @@ from lucid.compare.bench import (
     worker_env,
 )
 from lucid.compare.cli import build_parser, main
-from lucid.compare.conditions import engine_modules
+from lucid.compare.conditions import assess, engine_modules
 
 
 def test_bench_writes_table_and_json(tmp_path, capsys):
@@ -59,6 +59,8 @@ def test_bench_writes_table_and_json(tmp_path, capsys):
     assert {p["parent_pid"] for p in procs.values()} == {os.getpid()}
     assert engine_modules(procs["torch"]["modules"]) == [] and procs["torch"]["torch_loaded"]
     assert "mlx.core" in procs["lucid"]["modules"] and not procs["lucid"]["torch_loaded"]
+    # per round, the reasons to distrust the times, judged from the same records
+    assert rep["unreliable"] == {fw: [assess(fw, procs[fw])] for fw in ("lucid", "torch")}
 
 
 def test_bench_eval_forward_only(tmp_path):

@@ -28,12 +28,14 @@ def test_parameter_count_mismatch_is_refused(tmp_path, tiny, capsys):
 
 #: imported by every Python process started with ``PYTHONPATH`` on its folder: in the process
 #: that loads Lucid's backend (Lucid's worker), the N-th training step presses Ctrl-C, that
-#: is, sends SIGINT to the whole process group (the command and its worker)
+#: is, sends SIGINT to the whole process group (the command and its worker), or to the
+#: command alone (which must pass it on)
 CTRL_C_HOOK = """
 import importlib.abc, importlib.util, os, signal, sys, time
 
 TARGET = "lucid.compare.backends.lucid_backend"
 AT = int(os.environ["LUCID_COMPARE_TEST_CTRL_C_AT"])
+ONLY_PARENT = os.environ.get("LUCID_COMPARE_TEST_CTRL_C_TO") == "parent"
 
 
 class Finder(importlib.abc.MetaPathFinder):
@@ -51,7 +53,10 @@ class Finder(importlib.abc.MetaPathFinder):
             def train_step(self, x, y):
                 calls[0] += 1
                 if calls[0] == AT:
-                    os.killpg(0, signal.SIGINT)
+                    if ONLY_PARENT:
+                        os.kill(os.getppid(), signal.SIGINT)
+                    else:
+                        os.killpg(0, signal.SIGINT)
                     time.sleep(60)
                 return step(self, x, y)
 
@@ -65,12 +70,14 @@ sys.meta_path.insert(0, Finder())
 """
 
 
-def run_with_ctrl_c(argv, at: int, tmp_path) -> subprocess.CompletedProcess:
-    """``python -m lucid.compare *argv`` in a session of its own, Ctrl-C at Lucid's step ``at``."""
+def run_with_ctrl_c(argv, at: int, tmp_path, to: str = "group") -> subprocess.CompletedProcess:
+    """``python -m lucid.compare *argv`` in a session of its own, Ctrl-C at Lucid's step ``at``
+    sent to the process group (``to="group"``) or to the command alone (``"parent"``)."""
     hook = tmp_path / "ctrl_c_hook"
-    hook.mkdir()
+    hook.mkdir(exist_ok=True)
     (hook / "sitecustomize.py").write_text(CTRL_C_HOOK)
     env = {**os.environ, "LUCID_COMPARE_TEST_CTRL_C_AT": str(at),
+           "LUCID_COMPARE_TEST_CTRL_C_TO": to,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "lucid.compare", *argv], env=env,
                           capture_output=True, text=True, timeout=600, start_new_session=True)
@@ -107,6 +114,23 @@ def test_interrupt_then_resume_continues_the_same_run(tmp_path, tiny, capsys):
     # resuming with another config is refused
     assert main([*argv, "--out", str(out), "--resume", "--lr", "0.1"]) == 2
     assert "was run with another config (lr: saved 0.001, now 0.1)" in capsys.readouterr().err
+
+
+def test_ctrl_c_to_the_command_alone_reaches_the_worker(tmp_path, tiny):
+    out = tmp_path / "out"
+    argv = ["run", *tiny, "--frameworks", "lucid", "--out", str(out)]
+    proc = run_with_ctrl_c(argv, 2, tmp_path, to="parent")
+    assert proc.returncode == 130, proc.stderr
+    h = read_json(out / "history_lucid.json")
+    assert h["status"] == "interrupted" and len(h["batch_losses"]) == 1 and not h["epochs"]
+
+
+def test_a_device_the_machine_lacks_is_a_usage_error(tmp_path, tiny, capsys):
+    if sys.platform == "darwin":
+        pytest.skip("MPS may exist on macOS; this checks a device that cannot")
+    assert main(["run", *tiny, "--torch-device", "mps", "--out", str(tmp_path)]) == 2
+    assert "--torch-device mps: PyTorch's MPS backend is not available here" in \
+        capsys.readouterr().err
 
 
 def test_nan_loss_stops_the_run_and_the_report_is_still_written(tmp_path, tiny):

@@ -24,7 +24,9 @@ Also: images/s (batch / median step); memory: the resident memory once the model
 (``ru_maxrss``, framework import included); the process CPU time of each measured loop
 (``time.process_time``) and its ratio to the loop's wall time; the load average at the
 start and end of the measurement; the threads and the ``MALLOC_*`` / ``*_NUM_THREADS``
-environment of the workers. Written to ``OUT/bench_<experiment>_b<batch>[_eval].json``.
+environment of the workers; each worker's measurement conditions (``conditions.Probe``) and,
+per round, the reasons to distrust its times (``unreliable``, from ``conditions.assess``).
+Written to ``OUT/bench_<experiment>_b<batch>[_eval].json``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .conditions import MALLOC_SETTINGS, loadavg, usable_cpus, worker_env
+from .conditions import MALLOC_SETTINGS, assess, loadavg, usable_cpus, worker_env
 from .errors import EXIT_OK, UsageError
 from .history import write_json_atomic
 
@@ -315,12 +317,18 @@ def run_bench(args) -> int:
         "env": {**thread_env(), **{k: v for k, v in env.items()
                                    if k.startswith("MALLOC_") or k.endswith("_NUM_THREADS")}},
         "results": results, "ratios": ratios(results),
+        "unreliable": {fw: [assess(fw, r["environment"].get("process")) for r in raw[fw]]
+                       for fw in args.frameworks},
     }
     print("\n".join(table(report)))
     loads = "; ".join(f"{LABELS[fw]} " + ", ".join(_load1(r) for r in results[fw]["rounds"])
                       for fw in results)
     print(f"threads: {threads}; worker environment: {report['env']}")
     print(f"1-min load average at each worker's start: {loads}")
+    for fw, rounds_ in report["unreliable"].items():
+        for i, why in enumerate(rounds_, 1):
+            if why:
+                print(f"{LABELS[fw]}, round {i}: times unreliable: {'; '.join(why)}")
     out = report_path(args.out, args.experiment, batch, args.eval)
     write_json_atomic(out, report)
     print(f"written: {out}")

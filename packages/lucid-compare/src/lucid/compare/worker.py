@@ -78,7 +78,7 @@ def launch(task: dict, env: dict, log=print):
             _stop(proc, log)
             raise
         result = json.loads(result_file.read_text()) if result_file.exists() else {}
-    if code == EXIT_INTERRUPTED:
+    if code in (EXIT_INTERRUPTED, -signal.SIGINT):  # -SIGINT: before its handler was set
         raise KeyboardInterrupt
     if code == EXIT_OK and result.get("ok"):
         return result["value"]
