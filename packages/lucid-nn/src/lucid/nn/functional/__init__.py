@@ -27,9 +27,12 @@ from .loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
     l1_loss,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 from .normalization import group_norm, layer_norm
 from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
@@ -37,7 +40,8 @@ from .pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 __all__ = [
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "conv1d", "conv2d", "conv_transpose2d", "cross_entropy",
-    "dropout", "elu", "embedding", "gelu", "group_norm", "hardswish", "l1_loss", "layer_norm",
-    "leaky_relu", "linear", "log_softmax", "max_pool2d", "mish", "mse_loss", "nll_loss", "one_hot",
-    "pad", "prelu", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh",
+    "dropout", "elu", "embedding", "gelu", "group_norm", "hardswish", "huber_loss", "kl_div",
+    "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool2d", "mish",
+    "mse_loss", "nll_loss", "one_hot", "pad", "prelu", "relu", "sigmoid", "silu", "smooth_l1_loss",
+    "softmax", "softplus", "tanh",
 ]

@@ -308,3 +308,109 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
         raise ShapeError(f"binary_cross_entropy_with_logits: target shape {target.shape} must "
                          f"equal input shape {input.shape}")
     return _bce_logits(input, target, weight, pos_weight, reduction=reduction)
+
+
+# ----- robust regression ------------------------------------------------------------
+@op("smooth_l1_loss")
+def _smooth_l1_loss(x, t, reduction="mean", beta=1.0):
+    """d = x - t;  loss = d^2 / (2 beta) if |d| < beta else |d| - beta / 2 (|d| when
+    beta = 0);  dx = g d / beta inside, g sign(d) outside;  dt = -dx."""
+    d = x - t
+    ad = mx.abs(d)
+    if beta == 0:
+        inside = mx.zeros(d.shape, dtype=mx.bool_)
+        loss = ad
+    else:
+        inside = ad < beta
+        loss = mx.where(inside, 0.5 * mx.square(d) / beta, ad - 0.5 * beta)
+    out, upstream = _reduce(loss, reduction)
+
+    def backward(g):
+        slope = mx.where(inside, d / beta, mx.sign(d)) if beta else mx.sign(d)
+        dx = slope * upstream(g)
+        return dx, -dx
+
+    return out, backward
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+    """Quadratic for |x - t| < beta, linear beyond: ``(x - t)^2 / (2 beta)`` or
+    ``|x - t| - beta / 2``; beta = 0 is the L1 loss."""
+    _check_reduction("smooth_l1_loss", reduction)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    return _smooth_l1_loss(input, target, reduction=reduction, beta=float(beta))
+
+
+@op("huber_loss")
+def _huber_loss(x, t, reduction="mean", delta=1.0):
+    """d = x - t;  loss = d^2 / 2 if |d| < delta else delta (|d| - delta / 2);
+    dx = g clip(d, -delta, delta);  dt = -dx."""
+    d = x - t
+    ad = mx.abs(d)
+    loss = mx.where(ad < delta, 0.5 * mx.square(d), delta * (ad - 0.5 * delta))
+    out, upstream = _reduce(loss, reduction)
+
+    def backward(g):
+        dx = mx.clip(d, -delta, delta) * upstream(g)
+        return dx, -dx
+
+    return out, backward
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
+    """Huber loss: ``(x - t)^2 / 2`` for |x - t| < delta, ``delta (|x - t| - delta / 2)``
+    beyond; equal to ``delta * smooth_l1_loss(beta=delta)``."""
+    _check_reduction("huber_loss", reduction)
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    return _huber_loss(input, target, reduction=reduction, delta=float(delta))
+
+
+# ----- divergence -------------------------------------------------------------------
+@op("kl_div")
+def _kl_div(x, t, reduction="mean", log_target=False):
+    """x = log q (the input), t = p (or log p with ``log_target``):
+
+        loss = p (log p - x), 0 where p = 0;   dx = -p g,  dt = (log p + 1 - x) g
+        log_target: loss = e^t (t - x);        dx = -e^t g, dt = e^t (t - x + 1) g
+
+    As in PyTorch (whose ``xlogy`` gradient is 0/0 there), dt is NaN where p = 0.
+    ``batchmean`` divides the sum by the batch size ``x.shape[0]``."""
+    if log_target:
+        p = mx.exp(t)
+        loss = p * (t - x)
+    else:
+        p = t
+        plogp = mx.where(t == 0, mx.zeros_like(t), t * mx.log(t))
+        loss = plogp - t * x
+    if reduction == "batchmean":
+        n = x.shape[0] if x.ndim else 1
+        out, upstream = mx.sum(loss) / n, lambda g: g / n
+    else:
+        out, upstream = _reduce(loss, reduction)
+
+    def backward(g):
+        gi = upstream(g)
+        if log_target:
+            dt = p * (t - x + 1) * gi
+        else:
+            dlog = mx.where(t == 0, mx.array(float("nan"), t.dtype), mx.log(t) + 1)
+            dt = (dlog - x) * gi
+        return -p * gi, dt
+
+    return out, backward
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False):
+    """Kullback-Leibler divergence ``sum p (log p - input)`` of the target distribution
+    ``p`` from the log-probabilities ``input``. ``reduction="batchmean"`` (sum / batch size)
+    is the true KL divergence per sample; ``"mean"`` divides by the number of elements."""
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: reduction must be 'none', 'mean', 'sum' or 'batchmean', "
+                         f"got {reduction!r}")
+    if size_average is not None or reduce is not None:
+        raise ValueError("kl_div: size_average and reduce are deprecated in PyTorch; "
+                         "use reduction=")
+    return _kl_div(input, target, reduction=reduction, log_target=bool(log_target))

@@ -81,3 +81,42 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input, target):
         return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
                                                   self.pos_weight)
+
+
+class SmoothL1Loss(_Loss):
+    """``(x - t)^2 / (2 beta)`` where |x - t| < beta, ``|x - t| - beta / 2`` elsewhere."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    """``(x - t)^2 / 2`` where |x - t| < delta, ``delta (|x - t| - delta / 2)`` elsewhere."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, self.reduction, self.delta)
+
+
+class KLDivLoss(Module):
+    """``p (log p - input)`` for log-probabilities ``input`` and target probabilities ``p``
+    (log-probabilities with ``log_target=True``); ``reduction="batchmean"`` gives the KL
+    divergence per sample."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 log_target: bool = False):
+        super().__init__()
+        if reduction not in ("none", "mean", "sum", "batchmean"):
+            raise ValueError(f"KLDivLoss: reduction must be 'none', 'mean', 'sum' or "
+                             f"'batchmean', got {reduction!r}")
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
