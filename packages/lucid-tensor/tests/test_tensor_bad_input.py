@@ -19,6 +19,12 @@ def test_non_numeric_data_is_a_dtype_error_naming_it(data):
         lucid.tensor(data)
 
 
+@pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8, reason="long double is float64 here")
+def test_numpy_dtype_without_lucid_equivalent_is_a_dtype_error():
+    with pytest.raises(DTypeError, match="longdouble|float128|float96"):
+        lucid.tensor(np.ones(2, np.longdouble))
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -92,7 +92,12 @@ def _to_array(data, dtype, device) -> mx.array:
         if data.size == 0:  # MLX reductions over an empty array made from NumPy can hang
             arr = mx.zeros(data.shape, dtype=dtype or _dt.from_numpy_dtype(data.dtype))
         else:
-            arr = mx.array(data, dtype=dtype) if dtype is not None else mx.array(data)
+            try:
+                arr = mx.array(data, dtype=dtype) if dtype is not None else mx.array(data)
+            except RuntimeError as err:  # e.g. std::bad_cast for float128
+                raise DTypeError(
+                    f"tensor: NumPy dtype {data.dtype} has no Lucid equivalent ({err})"
+                ) from None
     if dtype is not None and arr.dtype != dtype:
         arr = arr.astype(dtype)
     return arr
