@@ -89,7 +89,9 @@ class Tensor:
 
         ``t.data = v`` (an MLX array or a Tensor) replaces the values of ``t`` and of every
         tensor sharing its storage; the shape may change. As in PyTorch, this is invisible
-        to autograd: the version counter is not bumped.
+        to autograd: the version counter is not bumped. PyTorch's ``t.data`` *reads* as a
+        Tensor sharing the storage; here that is ``t.detach()`` (``p.detach().normal_()``
+        changes ``p``), while ``.data`` reads as the MLX array the engine's callers use.
         """
         return self._data
 
