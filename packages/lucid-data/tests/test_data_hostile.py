@@ -43,6 +43,27 @@ def test_5000_deep_nesting_is_refused_without_recursion_error():
         safe_loads(_nested_lists(5000), "deep.pkl")
 
 
+@pytest.mark.parametrize("kind", ["dag", "cycle", "deep"])
+def test_crafted_cifar_batch_is_refused_by_the_loader(tmp_path, kind):
+    from data_testutil import make_cifar_dir
+    from lucid.datasets import get_cifar10_numpy
+
+    make_cifar_dir(tmp_path)
+    leaf = [1]
+    if kind == "dag":
+        for _ in range(64):
+            leaf = [leaf, leaf]
+        data = pickle.dumps({b"data": leaf, b"labels": [0]}, protocol=2)
+    elif kind == "cycle":
+        leaf.append(leaf)
+        data = pickle.dumps({b"data": leaf, b"labels": [0]}, protocol=2)
+    else:
+        data = _nested_lists(5000)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(data)
+    with pytest.raises(CorruptFileError, match="data_batch_3"):
+        get_cifar10_numpy(tmp_path, download=False, progress=False)
+
+
 def test_object_array_deep_inside_is_still_refused():
     obj = {b"data": [[np.array([1, None], dtype=object)]]}
     with pytest.raises(UnsafePickleError):
