@@ -53,10 +53,10 @@ def test_crafted_cifar_batch_is_refused_by_the_loader(tmp_path, kind):
     if kind == "dag":
         for _ in range(64):
             leaf = [leaf, leaf]
-        data = pickle.dumps({b"data": leaf, b"labels": [0]}, protocol=2)
+        data = pickle.dumps({b"data": leaf, b"labels": [0]}, protocol=4)
     elif kind == "cycle":
         leaf.append(leaf)
-        data = pickle.dumps({b"data": leaf, b"labels": [0]}, protocol=2)
+        data = pickle.dumps({b"data": leaf, b"labels": [0]}, protocol=4)
     else:
         data = _nested_lists(5000)
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(data)
