@@ -17,7 +17,7 @@ PACKAGES = ["lucid-tensor", "lucid-nn", "lucid-data", "lucid-compare"]
 # Each package's own dependencies inside this repo, installed from their folders.
 LOCAL_DEPENDENCIES = {
     "lucid-tensor": [],
-    "lucid-nn": ["lucid-tensor"],
+    "lucid-nn": ["lucid-tensor", "lucid-data"],
     "lucid-data": [],
     "lucid-compare": ["lucid-tensor", "lucid-nn", "lucid-data"],
 }

@@ -25,7 +25,8 @@ __version__ = "0.1.0"
 # Sub-packages imported on first use (``lucid.optim.Adam`` after a plain ``import lucid``),
 # as ``torch.optim`` is after ``import torch``: the other distributions' and
 # ``lucid.distributed``.
-_SUBPACKAGES = ("nn", "optim", "models", "data", "datasets", "compare", "distributed")
+_SUBPACKAGES = ("nn", "optim", "models", "data", "datasets", "compare", "distributed",
+                "utils")
 
 
 def _load_engine():

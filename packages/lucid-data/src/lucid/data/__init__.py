@@ -5,7 +5,7 @@ Batches are NumPy arrays, so one loader feeds Lucid and PyTorch identical data; 
 and the augmentation of every batch follow from ``(seed, epoch, batch index)`` alone.
 """
 
-from . import transforms
+from . import per_sample, transforms
 from .dataset import (
     ArrayDataset,
     ConcatDataset,
@@ -60,5 +60,6 @@ __all__ = [
     "fetch_batch",
     "random_split",
     "sampler_order",
+    "per_sample",
     "transforms",
 ]

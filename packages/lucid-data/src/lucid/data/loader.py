@@ -49,6 +49,8 @@ class DataLoader:
             seed from NumPy's global generator (``np.random.seed`` governs it).
         prefetch: number of batches a background thread prepares ahead (0: none).
         transform: batch transform ``t(x, rng) -> x`` applied to the first array of the batch.
+        generator: a ``numpy.random.Generator`` (or an int seeding one) that draws the
+            passes' seeds in place of NumPy's global generator (with ``seed=None``).
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class DataLoader:
         seed: int | None = None,
         prefetch: int = 0,
         transform: Callable | None = None,
+        generator=None,
     ):
         if int(batch_size) < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
@@ -74,6 +77,10 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.seed = None if seed is None else int(seed)
+        if generator is not None and seed is not None:
+            raise ValueError("DataLoader: pass seed or generator, not both")
+        self.generator = (np.random.default_rng(generator)
+                          if isinstance(generator, int | np.integer) else generator)
         self._owns_shuffle = sampler is None and self.shuffle
         if sampler is None:
             sampler = (
@@ -113,7 +120,7 @@ class DataLoader:
         if new_pass and epoch in self._unused:
             self._unused.discard(epoch)
         elif new_pass or epoch not in self._drawn:
-            self._drawn[epoch] = draw_seed()
+            self._drawn[epoch] = draw_seed(self.generator)
             if not new_pass:
                 self._unused.add(epoch)
         return self._drawn[epoch]
@@ -129,9 +136,10 @@ class DataLoader:
 
     def batch_indices(self, epoch: int) -> list[np.ndarray]:
         """The indices of every batch of ``epoch``, in order (``drop_last`` applied)."""
-        return self._split(self.order(epoch))
+        return self.split(self.order(epoch))
 
-    def _split(self, order: np.ndarray) -> list[np.ndarray]:
+    def split(self, order: np.ndarray) -> list[np.ndarray]:
+        """``order`` cut into batches of ``batch_size`` (``drop_last`` applied)."""
         b = self.batch_size
         stop = len(order) - len(order) % b if self.drop_last else len(order)
         return [order[i : i + b] for i in range(0, stop, b)]
@@ -141,7 +149,7 @@ class DataLoader:
         return epoch_rng(self.seed_of(epoch), epoch, batch)
 
     def _batches(self, epoch: int, seed: int | None, order: np.ndarray):
-        for b, idx in enumerate(self._split(order)):
+        for b, idx in enumerate(self.split(order)):
             batch = fetch_batch(self.dataset, idx, self.collate_fn)
             if self.transform is not None:
                 rng = epoch_rng(seed, epoch, b)
@@ -151,13 +159,19 @@ class DataLoader:
                     batch = self.transform(batch, rng)
             yield batch
 
-    def __iter__(self):
+    def next_pass(self) -> tuple[int, int | None, np.ndarray]:
+        """Start a pass: ``(epoch, seed, order)`` of the next ``iter(loader)``, and advance
+        the epoch. What ``__iter__`` runs on; a loader of another kind of batch (Lucid
+        tensors, worker processes) can run on it too."""
         epoch = self.epoch
         self.epoch = epoch + 1
         random = self._owns_shuffle or self.transform is not None
         # seed and order here, not in the prefetch thread; nothing random, nothing drawn
         seed = self.seed_of(epoch, new_pass=True) if random else self.seed
-        order = self._order(epoch, seed)
+        return epoch, seed, self._order(epoch, seed)
+
+    def __iter__(self):
+        epoch, seed, order = self.next_pass()
         if self.prefetch > 0:
             return PrefetchIterator(lambda: self._batches(epoch, seed, order), self.prefetch)
         return self._batches(epoch, seed, order)

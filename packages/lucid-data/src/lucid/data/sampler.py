@@ -19,9 +19,12 @@ def epoch_rng(seed: int, epoch: int, *more: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(epoch), *(int(m) for m in more)])
 
 
-def draw_seed() -> int:
-    """A seed in [0, 2^63) drawn from NumPy's global generator (``np.random``): what a
-    loader or sampler given no ``seed`` uses, so that ``np.random.seed`` governs it."""
+def draw_seed(generator: np.random.Generator | None = None) -> int:
+    """A seed in [0, 2^63) drawn from ``generator``, by default NumPy's global generator
+    (``np.random``): what a loader or sampler given no ``seed`` uses, so that
+    ``np.random.seed`` governs it."""
+    if generator is not None:
+        return int(generator.integers(0, 2**63 - 1))
     return int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
 
 

@@ -1,0 +1,1 @@
+"""``lucid.utils``: PyTorch's ``torch.utils`` counterparts (``lucid.utils.data``)."""
