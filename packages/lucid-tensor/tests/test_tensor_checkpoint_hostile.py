@@ -176,3 +176,14 @@ def test_stale_temporaries_are_removed_by_the_next_save(tmp_path):
     lucid.save({"x": lucid.ones(2)}, tmp_path / "ckpt.safetensors")
     assert not dead_tmp.exists() and not old_style.exists()
     assert live.exists() and other.exists()
+
+
+def test_real_mlx_write_failure_is_a_checkpoint_write_error(tmp_path):
+    with pytest.raises(serialization.CheckpointWriteError, match="missing/ckpt.safetensors"):
+        lucid.save({"x": lucid.ones(2)}, tmp_path / "missing" / "ckpt.safetensors")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's read-only /proc")
+def test_folder_read_only_even_for_root_is_a_checkpoint_write_error():
+    with pytest.raises(serialization.CheckpointWriteError, match="/proc/ckpt.safetensors"):
+        lucid.save({"x": lucid.ones(2)}, "/proc/ckpt.safetensors")
