@@ -322,3 +322,17 @@ def test_stale_extraction_folder_is_removed_by_the_next_extraction(tmp_path):
     out = extract_tar(archive, dest, "top")
     assert (out / "f.txt").read_text() == "hi"
     assert not stale.exists() and live.exists()
+
+
+@pytest.mark.parametrize("mmap_mode", [None, "r"])
+def test_npz_replaced_by_other_valid_arrays_is_a_miss(tmp_path, mmap_mode):
+    from lucid.datasets import read_cache, write_cache
+
+    a = {"x": np.arange(12, dtype=np.float32).reshape(3, 4)}
+    write_cache(tmp_path, "k", a, {"dataset": "t"})
+    npz = tmp_path / "k.npz"
+    size = npz.stat().st_size
+    np.savez(npz, x=a["x"] + 1)  # a valid zip of the same size and shapes, other values
+    assert npz.stat().st_size == size
+    assert read_cache(tmp_path, "k", {"dataset": "t"}, mmap_mode=mmap_mode) is None
+    assert not list(tmp_path.glob("k.*.npy"))  # no .npy made from the wrong arrays

@@ -352,6 +352,7 @@ def read_cache(
     if why is not None:
         log.info("cache %s/%s is stale: %s", cache_dir, key, why)
         return None
+    checked = False  # arrays already verified against the sidecar's CRC-32s
     try:
         # .npy files, when present, are read (or mapped) without the zip's CRC pass
         arrays = _load_npy(cache_dir, key, side, mmap_mode)
@@ -361,8 +362,13 @@ def read_cache(
                 log.info("cache %s/%s: npz size differs from sidecar", cache_dir, key)
                 return None
             arrays = _load_npz(npz)
-            if _check_arrays(side, arrays, True) is None and mmap_mode:
-                try:  # first memory-mapped load: add the .npy files
+            why = _check_arrays(side, arrays, True)
+            if why is not None:
+                log.info("cache %s/%s: %s", cache_dir, key, why)
+                return None
+            checked = True
+            if mmap_mode:
+                try:  # first memory-mapped load: add the .npy files (from verified arrays)
                     side["npy"] = _write_npy(cache_dir, key, arrays)
                     _write_sidecar(paths(cache_dir, key)["json"], side)
                     arrays = _load_npy(cache_dir, key, side, mmap_mode) or arrays
@@ -374,7 +380,7 @@ def read_cache(
     if arrays is None:
         return None
     try:
-        why = _check_arrays(side, arrays, verify)
+        why = _check_arrays(side, arrays, verify and not checked)
     except OSError as e:  # a mapped file that cannot be read
         why = f"unreadable: {e}"
     if why is not None:
