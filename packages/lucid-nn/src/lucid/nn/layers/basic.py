@@ -1,6 +1,8 @@
-"""``Identity`` and ``Flatten``."""
+"""``Identity``, ``Flatten`` and ``Unflatten``."""
 
 from __future__ import annotations
+
+import math
 
 import lucid
 
@@ -29,3 +31,28 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits axis ``dim`` into ``unflattened_size``: ``Unflatten(1, (C, H, W))`` turns
+    ``(N, C*H*W)`` back into ``(N, C, H, W)``; one size may be ``-1``."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(int(s) for s in unflattened_size)
+
+    def forward(self, x):
+        dim = self.dim if self.dim >= 0 else self.dim + x.ndim
+        if not 0 <= dim < x.ndim:
+            raise lucid.ShapeError(f"Unflatten: dim {self.dim} is out of range for input of "
+                                   f"shape {x.shape}")
+        sizes, n = self.unflattened_size, x.shape[dim]
+        known = math.prod(s for s in sizes if s != -1)
+        ok = (known > 0 and n % known == 0) if -1 in sizes else n == known
+        if sizes.count(-1) > 1 or not ok:
+            raise lucid.ShapeError(f"Unflatten: sizes {sizes} do not multiply to axis {dim} "
+                                   f"of length {n} (input shape {x.shape})")
+        return x.reshape(*x.shape[:dim], *sizes, *x.shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

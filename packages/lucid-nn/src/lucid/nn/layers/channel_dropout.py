@@ -1,0 +1,23 @@
+"""``Dropout2d``: dropout of whole channels."""
+
+from __future__ import annotations
+
+from .. import functional as F
+from ..module import Module
+
+
+class Dropout2d(Module):
+    """In training, zero each channel of each sample of ``(N, C, H, W)`` with probability
+    ``p`` and scale the rest by 1/(1-p); the identity in evaluation mode."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout2d: probability must be in [0, 1], got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
