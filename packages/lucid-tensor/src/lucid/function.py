@@ -23,11 +23,10 @@ import mlx.core as mx
 from . import autograd, devices
 from .dtypes import FLOATING
 from .errors import DeviceError, DTypeError, LucidError, ShapeError
+from .tensor import Tensor
 
 
 def describe(args) -> str:
-    from .tensor import Tensor
-
     parts = []
     for a in args:
         if isinstance(a, Tensor):
@@ -73,8 +72,6 @@ def run_on(device: str, fn, *args, **kwargs):
 
 def record(name: str, out: mx.array, inputs, backward, device: str):
     """Wrap ``out`` as a Tensor; attach a Node when some input requires grad."""
-    from .tensor import Tensor
-
     result = Tensor._wrap(out, device)
     if (
         backward is not None
@@ -93,8 +90,6 @@ def op(name: str):
     def decorate(forward):
         @functools.wraps(forward)
         def apply(*args, **kwargs):
-            from .tensor import Tensor
-
             tensors = [a for a in args if isinstance(a, Tensor)]
             device = common_device(name, tensors)
             raw = [a._data if isinstance(a, Tensor) else a for a in args]
