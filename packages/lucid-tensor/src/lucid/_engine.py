@@ -77,11 +77,16 @@ from .tensor import Size, Tensor
 
 _bind_methods(Tensor)
 
+from .ops.comparison import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
 from .ops.indexing import *  # noqa: F403
+from .ops.linalg import *  # noqa: F403
 from .ops.nn import *  # noqa: F403
+from .ops.random_like import *  # noqa: F403
 from .ops.reduction import *  # noqa: F403
+from .ops.scatter import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
+from .ops.views import *  # noqa: F403
 from .serialization import load, save
 
 blas_info = _blas.info

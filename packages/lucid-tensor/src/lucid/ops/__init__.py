@@ -3,9 +3,24 @@
 Each module lists the methods it contributes in ``TENSOR_METHODS``.
 """
 
-from . import arithmetic, conversion, elementwise, indexing, inplace, nn, reduction, shape
+from . import (
+    arithmetic,
+    comparison,
+    conversion,
+    elementwise,
+    indexing,
+    inplace,
+    linalg,
+    nn,
+    random_like,
+    reduction,
+    scatter,
+    shape,
+    views,
+)
 
 _MODULES = [arithmetic, conversion, elementwise, reduction, shape, indexing, nn, inplace]
+_MODULES += [comparison, linalg, random_like, scatter, views]
 
 
 def bind_methods(cls) -> None:

@@ -12,15 +12,21 @@ from ..function import op
 
 
 @op("add")
-def add(x, y):
-    """out = x + y;  dx = g, dy = g."""
-    return mx.add(x, y), lambda g: (g, g)
+def add(x, y, alpha=1):
+    """out = x + alpha y;  dx = g, dy = alpha g."""
+    if alpha == 1:
+        return mx.add(x, y), lambda g: (g, g)
+    y = mx.multiply(y, alpha) if isinstance(y, mx.array) else y * alpha
+    return mx.add(x, y), lambda g: (g, g * alpha)
 
 
 @op("sub")
-def sub(x, y):
-    """out = x - y;  dx = g, dy = -g."""
-    return mx.subtract(x, y), lambda g: (g, -g)
+def sub(x, y, alpha=1):
+    """out = x - alpha y;  dx = g, dy = -alpha g."""
+    if alpha == 1:
+        return mx.subtract(x, y), lambda g: (g, -g)
+    y = mx.multiply(y, alpha) if isinstance(y, mx.array) else y * alpha
+    return mx.subtract(x, y), lambda g: (g, g * -alpha)
 
 
 @op("mul")
