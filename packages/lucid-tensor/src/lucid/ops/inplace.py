@@ -63,33 +63,36 @@ def check_leaf(t: Tensor, name: str) -> None:
 
 def _swap(t: Tensor, name: str, out: Tensor) -> Tensor:
     """Make ``out`` (computed from ``t``) the new value of ``t``; ``t`` keeps its identity."""
-    if out.shape != t.shape:
+    new, old = out._data, t._data
+    if new.shape != old.shape:
         raise ShapeError(
             f"{name}: output with shape {t.shape} doesn't match the broadcast shape "
             f"{out.shape}; the other operands must broadcast to the tensor's shape, which an "
             "in-place op never changes"
         )
     vc = t._version_counter()
-    if out._node is not None:  # this op's own record of t holds t's old values by design
-        out._node.saved = [s for s in out._node.saved if s[0] is not vc]
-    if out.dtype != t.dtype:
-        if _kind(out.dtype) > _kind(t.dtype):
+    node = out._node
+    if node is not None:  # this op's own record of t holds t's old values by design
+        node.saved = [s for s in node.saved if s[0] is not vc]
+    if new.dtype != old.dtype:
+        if _kind(new.dtype) > _kind(old.dtype):
             raise DTypeError(
-                f"{name}: result type {_torch_name(out.dtype)} can't be cast to the desired "
-                f"output type {_torch_name(t.dtype)} (tensor of shape {t.shape}, dtype "
+                f"{name}: result type {_torch_name(new.dtype)} can't be cast to the desired "
+                f"output type {_torch_name(old.dtype)} (tensor of shape {t.shape}, dtype "
                 f"{t.dtype_name}); use an out-of-place op"
             )
-        out = astype(out, t.dtype)
-    members = t._members()
-    for node in {id(a._node): a._node for a in members if a._node is not None}.values():
-        if node.name in _KEEPS_RESULT:  # the backward of the op that made t uses t
-            node.saved.append((vc, vc[0], id(t._data), "output"))
+        out = astype(out, old.dtype)
+        new, node = out._data, out._node
+    members = (t,) if t._aliases is None else t._members()
+    for made_by in {id(a._node): a._node for a in members if a._node is not None}.values():
+        if made_by.name in _KEEPS_RESULT:  # the backward of the op that made t uses t
+            made_by.saved.append((vc, vc[0], id(old), "output"))
     vc[0] += 1
-    if out._node is not None:
-        t._node = out._node
+    if node is not None:
+        t._node = node
         t.requires_grad = True
     for alias in members:
-        alias._data = out._data
+        alias._data = new
     return t
 
 
