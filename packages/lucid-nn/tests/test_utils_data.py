@@ -127,7 +127,7 @@ def test_random_per_sample_transforms_repeat_with_the_same_seed():
 def test_worker_errors_and_timeouts_reach_the_caller():
     with pytest.raises(ValueError, match="item 0 is broken"):
         list(DataLoader(Broken(), num_workers=1))
-    with pytest.raises(RuntimeError, match="timeout=1"):
+    with pytest.raises(RuntimeError, match="within timeout=1 s"):
         list(DataLoader(Slow(), num_workers=1, timeout=1))
     for kwargs, message in [({"num_workers": -1}, "num_workers"),
                             ({"persistent_workers": True}, "persistent_workers"),
