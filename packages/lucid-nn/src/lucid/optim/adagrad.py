@@ -1,48 +1,56 @@
-"""Adagrad: per-coordinate learning rates from the sum of all past squared gradients."""
+"""Adagrad: per-coordinate learning rates from the sum of all past squared gradients.
+
+PyTorch's algorithm (``torch/optim/adagrad.py``), per parameter p with gradient g, step t:
+
+    g = -g                                       (maximize)
+    g = g + wd * p                               (weight_decay != 0)
+    clr = lr / (1 + (t - 1) * lr_decay)
+    sum = sum + g^2
+    p = p - clr * g / (sqrt(sum) + eps)
+
+State per parameter, created with the optimizer as in PyTorch: ``step``, ``sum`` (filled
+with ``initial_accumulator_value``).
+"""
 
 from __future__ import annotations
 
-from . import functional
+import mlx.core as mx
+
 from .optimizer import Optimizer
 
 
 class Adagrad(Optimizer):
-    """PyTorch's Adagrad.
-
-    g = grad + weight_decay * p;  clr = lr / (1 + (t - 1) * lr_decay);  sum += g^2;
-    p -= clr * g / (sqrt(sum) + eps).
+    """PyTorch's Adagrad (see the module docstring for the algorithm).
 
     Defaults (PyTorch's): lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-    eps=1e-10. State per parameter, created with the optimizer as in PyTorch: ``step``,
-    ``sum`` (filled with ``initial_accumulator_value``).
+    eps=1e-10, maximize=False.
     """
+
+    init_at_construction = True
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
                  initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
                  maximize: bool = False, compile: bool = True):
-        self._check_non_negative("Adagrad", lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                 initial_accumulator_value=initial_accumulator_value, eps=eps)
-        self.compile = compile
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, compile=compile)
 
-    def _init_state(self, p, group: dict) -> None:
-        state = self.state[p]
-        state["step"] = 0
-        state["sum"] = self._zeros(p, group["initial_accumulator_value"])
+    def init_single(self, p, state: dict, group: dict) -> None:
+        if not state:
+            state["step"] = 0
+            state["sum"] = self._zeros(p, group["initial_accumulator_value"])
 
-    def _step_group(self, group: dict, touched: list) -> None:
-        kernel = self._kernel(functional.adagrad, weight_decay=group["weight_decay"] != 0,
-                              maximize=group["maximize"])
-        lr, lr_decay = group["lr"], group["lr_decay"]
-        hypers = {}
-        for p, state in self._with_grad(group):
-            if not state:
-                self._init_state(p, group)
-            t = state["step"] = state["step"] + 1
-            key = (t, p.dtype)
-            if key not in hypers:
-                clr = lr / (1 + (t - 1) * lr_decay)
-                hypers[key] = self._scalars((clr, group["weight_decay"], group["eps"]), p.dtype)
-            self._update(kernel, p, state, ("sum",), hypers[key], touched)
+    def plan_single(self, group: dict, state: dict) -> tuple:
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        flags = dict(weight_decay=group["weight_decay"] != 0, maximize=group["maximize"])
+        return flags, ("sum",), (clr, group["weight_decay"], group["eps"])
+
+    @staticmethod
+    def apply_single(p, g, state, hyper, *, weight_decay, maximize):
+        clr, wd, eps = hyper
+        if maximize:
+            g = -g
+        if weight_decay:
+            g = g + wd * p
+        total = state[0] + g * g
+        return p - clr * (g / (mx.sqrt(total) + eps)), [total]

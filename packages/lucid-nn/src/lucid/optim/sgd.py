@@ -1,56 +1,59 @@
-"""Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay."""
+"""Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay.
+
+PyTorch's algorithm (``torch/optim/sgd.py``), per parameter p with gradient g:
+
+    g = -g                                       (maximize)
+    g = g + wd * p                               (weight_decay != 0)
+    buf = g                                      (momentum != 0, first step)
+    buf = mu * buf + (1 - dampening) * g         (momentum != 0, later steps)
+    d = g + mu * buf (nesterov), buf (momentum), g (otherwise)
+    p = p - lr * d
+
+State per parameter, only with momentum: ``momentum_buffer``.
+"""
 
 from __future__ import annotations
 
-from . import functional
-from .optimizer import Optimizer, OptimizerError
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
-    """PyTorch's SGD.
+    """PyTorch's SGD (see the module docstring for the algorithm).
 
-    g = grad + weight_decay * p;  buf = g on the first step, then
-    buf = momentum * buf + (1 - dampening) * g;  d = g + momentum * buf (nesterov) or buf
-    (momentum) or g;  p -= lr * d.  With ``maximize`` the gradient's sign is flipped first.
-
-    Defaults (PyTorch's): lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False.
-    State per parameter (only with momentum): ``momentum_buffer``.
-    ``compile=True`` fuses each parameter's update into one MLX kernel.
+    Defaults (PyTorch's): lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+    maximize=False. ``nesterov`` needs momentum > 0 and dampening = 0.
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
                  compile: bool = True):
-        if lr < 0.0:
-            raise OptimizerError(f"SGD: invalid learning rate lr={lr} (must be >= 0)")
-        if momentum < 0.0:
-            raise OptimizerError(f"SGD: invalid momentum={momentum} (must be >= 0)")
-        if weight_decay < 0.0:
-            raise OptimizerError(f"SGD: invalid weight_decay={weight_decay} (must be >= 0)")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise OptimizerError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
-        self.compile = compile
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, compile=compile)
 
-    def _step_group(self, group: dict, touched: list) -> None:
+    def init_single(self, p, state: dict, group: dict) -> None:
+        """Nothing ahead: the first step makes the momentum buffer the gradient itself."""
+        if state.get("momentum_buffer", 0) is None:  # a saved ``None`` buffer: start afresh
+            del state["momentum_buffer"]
+
+    def plan_single(self, group: dict, state: dict) -> tuple:
         momentum = group["momentum"]
-        flags = dict(weight_decay=group["weight_decay"] != 0, maximize=group["maximize"],
-                     momentum=momentum != 0, nesterov=group["nesterov"])
-        kernels = {}
-        hypers = {}
-        values = (group["lr"], group["weight_decay"], momentum, 1 - group["dampening"])
         keys = ("momentum_buffer",) if momentum != 0 else ()
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            state = self.state[p] if momentum != 0 else {}
-            first = momentum != 0 and state.get("momentum_buffer") is None
-            if first not in kernels:
-                kernels[first] = self._kernel(functional.sgd, first=first, **flags)
-            if p.dtype not in hypers:
-                hypers[p.dtype] = self._scalars(values, p.dtype)
-            if first:
-                state.pop("momentum_buffer", None)
-            self._update(kernels[first], p, state, keys, hypers[p.dtype], touched)
+        flags = dict(weight_decay=group["weight_decay"] != 0, maximize=group["maximize"],
+                     momentum=momentum != 0, nesterov=group["nesterov"],
+                     first=momentum != 0 and "momentum_buffer" not in state)
+        scalars = (group["lr"], group["weight_decay"], momentum, 1 - group["dampening"])
+        return flags, keys, scalars
+
+    @staticmethod
+    def apply_single(p, g, state, hyper, *, weight_decay, maximize, momentum, nesterov, first):
+        lr, wd, mu, one_minus_tau = hyper
+        if maximize:
+            g = -g
+        if weight_decay:
+            g = g + wd * p
+        if momentum:
+            buf = g if first else state[0] * mu + one_minus_tau * g
+            g = g + mu * buf if nesterov else buf
+            state = [buf]
+        return p - lr * g, state
