@@ -12,9 +12,9 @@ and a NumPy-only loader must not load MLX into, say, a PyTorch program. Whenever
 own scope only (``lucid._blas``).
 """
 
-from pkgutil import extend_path
+import pkgutil as _pkgutil
 
-__path__ = extend_path(__path__, __name__)
+__path__ = _pkgutil.extend_path(__path__, __name__)
 
 from . import _blas  # noqa: E402  (stdlib only: ctypes, no library loaded)
 
