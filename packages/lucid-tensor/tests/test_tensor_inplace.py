@@ -189,6 +189,19 @@ def test_in_place_ops_chain_in_the_graph():
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0, 6.0])
 
 
+def test_retain_grad_follows_the_tensor_through_an_in_place_op():
+    grads = []
+    for lib in (lucid, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        y.mul_(3)
+        (y * y).sum().backward()
+        grads.append((y.grad, x.grad))
+    for lucid_grad, torch_grad in zip(*grads):
+        assert_close(lucid_grad, torch_grad)
+
+
 def test_in_place_with_an_operand_that_requires_grad_puts_a_plain_tensor_in_the_graph():
     x = lucid.tensor([1.0, 2.0], requires_grad=True)
     buf = lucid.zeros(2)

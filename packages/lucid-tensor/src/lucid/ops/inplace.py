@@ -89,6 +89,8 @@ def _swap(t: Tensor, name: str, out: Tensor) -> Tensor:
             made_by.saved.append((vc, vc[0], id(old), "output"))
     vc[0] += 1
     if node is not None:
+        if t._node is not None and t._node.retained is t:  # retain_grad() follows the tensor
+            t._node.retained, node.retained = None, t
         t._node = node
         t.requires_grad = True
     for alias in members:
