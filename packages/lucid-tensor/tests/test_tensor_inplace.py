@@ -175,6 +175,33 @@ def test_gradients_through_an_in_place_op_on_a_non_leaf_match_torch(name, values
             assert_close(lg, tg)
 
 
+BINARY = {
+    "add_": lambda t, o: t.add_(o, alpha=0.5), "sub_": lambda t, o: t.sub_(o),
+    "mul_": lambda t, o: t.mul_(o), "div_": lambda t, o: t.div_(o),
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+@pytest.mark.parametrize("shape, other_shape", [
+    ((2, 3, 4), ()), ((2, 3, 4), (1,)), ((2, 3, 4), (2, 1, 4)), ((2, 3, 4), (1, 3, 1)),
+    ((2, 3, 4), (2, 3, 4)), ((3,), (1,)), ((), ()), ((0, 3), (3,)), ((0, 3), (0, 1)),
+])
+def test_binary_in_place_broadcasting_and_edge_shapes_match_torch(name, shape, other_shape):
+    values = randn(*shape, seed=13)
+    other = positive(*other_shape, seed=14)
+    g = randn(*shape, seed=15)
+    results = []
+    for lib in (lucid, torch):
+        x = lib.tensor(values, requires_grad=True)
+        o = lib.tensor(other, requires_grad=True)
+        y = x * 1
+        BINARY[name](y, o)
+        (y * lib.tensor(g)).sum().backward()
+        results.append((y, x.grad, o.grad))
+    for lucid_value, torch_value in zip(*results):
+        assert_close(lucid_value, torch_value.detach())
+
+
 def test_in_place_ops_chain_in_the_graph():
     x = lucid.tensor([1.0, 2.0, 3.0], requires_grad=True)
     y = x * 2
