@@ -42,6 +42,7 @@ from .pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
@@ -50,4 +51,5 @@ __all__ = [
     "Hardswish", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU",
     "Linear", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "Mish", "NLLLoss", "PReLU",
     "ReLU", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten",
+    "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
