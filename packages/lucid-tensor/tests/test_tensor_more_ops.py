@@ -382,3 +382,64 @@ def test_randperm_is_seeded_and_takes_a_dtype():
     assert f.dtype == lucid.float32 and f.requires_grad
     with pytest.raises(lucid.LucidError, match="permutation"):
         lucid.randperm(-1)
+
+
+# ----- float64 -----------------------------------------------------------------------
+def test_float64_names_and_conversions():
+    assert lucid.float64 == lucid.double == lucid.Float64
+    for name in ("float64", "double", torch.float64):
+        assert lucid.zeros(2, dtype=name).dtype == lucid.float64
+    x = lucid.tensor([1.5, -2.0]).double()
+    assert x.dtype == lucid.float64 and x.dtype_name == "float64" and x.is_floating_point
+    assert x.double() is x
+    assert lucid.tensor([1, 2]).double().dtype == lucid.float64
+    assert lucid.zeros(3, dtype=lucid.float64).to(lucid.float32).dtype == lucid.float32
+    y = lucid.ones(1, dtype=lucid.float64) + 1e-12  # a difference float32 cannot hold
+    assert y.item() != 1.0 and abs(y.item() - (1 + 1e-12)) < 1e-15
+
+
+# MLX 0.32.4's CPU float64 exp, sin, cos, erf and sigmoid are accurate to float32 only
+# (relative error up to 3e-7 for exp, 3e-5 for cos, against torch); log, tanh, sqrt,
+# +-*/, sums and products are float64-exact. Ops built on exp get a float32 tolerance.
+FLOAT32_ACCURATE = {"exp_mul_sum", "softmax"}
+
+
+@pytest.mark.parametrize("name", ["exp_mul_sum", "tanh_log", "matmul", "softmax", "einsum",
+                                  "scatter_add", "var"])
+def test_float64_ops_and_gradients_match_torch_in_float64(name):
+    a, b = randn(3, 4, seed=1), randn(4, 3, seed=2)
+    fns = {
+        "exp_mul_sum": lambda x, y, m: ((x.double().exp() * 2).sum(0) + y.double().T),
+        "tanh_log": lambda x, y, m: (x.double().tanh() + 2).log() * (y.double().T ** 2 + 1).sqrt(),
+        "matmul": lambda x, y, m: x.double() @ y.double(),
+        "softmax": lambda x, y, m: m.softmax(x.double(), dim=1),
+        "einsum": lambda x, y, m: m.einsum("ij,jk->ik", x.double(), y.double()),
+        "scatter_add": lambda x, y, m: x.double().scatter_add(
+            0, (m.tensor if m is lucid else torch.tensor)([[0, 2, 1, 0]]), y.double().T[:1]),
+        "var": lambda x, y, m: x.double().var(1),
+    }
+    fn = fns[name]
+    tol = (1e-6, 1e-7) if name in FLOAT32_ACCURATE else (1e-10, 1e-12)
+    out, _ = check_op(lambda x, y: fn(x, y, lucid), lambda x, y: fn(x, y, torch), a, b,
+                      rtol=tol[0], atol=tol[1])
+    assert out.dtype == lucid.float64
+    x = lucid.tensor(a, requires_grad=True)
+    fn(x, lucid.tensor(b), lucid).sum().backward()
+    assert x.grad.dtype == lucid.float32  # the gradient is cast back to the input's dtype
+
+
+def test_float64_check_refuses_other_devices():
+    from lucid.ops.float64 import check_device
+
+    class OnGpu:  # what a tensor on MLX's GPU reports
+        device, shape, dtype_name = "gpu", (2, 3), "float32"
+
+    with pytest.raises(DTypeError, match=r"double: float64 is supported on the CPU only.*'gpu'"):
+        check_device("double", OnGpu())
+    check_device("double", lucid.zeros(2))  # the CPU: no error
+
+
+@pytest.mark.skipif(not lucid.gpu_available(), reason="MLX has no GPU on this machine")
+def test_double_on_the_gpu_raises_a_dtype_error():
+    with pytest.raises(DTypeError, match="CPU only"):
+        lucid.ones(3, device="gpu").double()

@@ -79,6 +79,7 @@ _bind_methods(Tensor)
 
 from .ops.comparison import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
+from .ops.float64 import *  # noqa: F403
 from .ops.indexing import *  # noqa: F403
 from .ops.linalg import *  # noqa: F403
 from .ops.nn import *  # noqa: F403

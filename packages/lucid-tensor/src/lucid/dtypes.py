@@ -9,6 +9,7 @@ Dtype = mx.Dtype
 
 float32 = Float32 = mx.float32
 float16 = Float16 = mx.float16
+float64 = Float64 = mx.float64  # MLX runs float64 on the CPU only
 bfloat16 = BFloat16 = mx.bfloat16
 int32 = Int32 = mx.int32
 int64 = Int64 = mx.int64
@@ -16,14 +17,15 @@ bool_ = Bool = mx.bool_
 # PyTorch spellings
 float = float32  # noqa: A001
 half = float16
+double = float64
 long = int64
 int = int32  # noqa: A001
 
-FLOATING = (mx.float32, mx.float16, mx.bfloat16)
+FLOATING = (mx.float32, mx.float16, mx.bfloat16, mx.float64)
 _BY_NAME = {
     "float32": mx.float32, "float": mx.float32, "float16": mx.float16, "half": mx.float16,
     "bfloat16": mx.bfloat16, "int32": mx.int32, "int": mx.int32, "int64": mx.int64,
-    "long": mx.int64, "bool": mx.bool_,
+    "long": mx.int64, "bool": mx.bool_, "float64": mx.float64, "double": mx.float64,
 }
 _FROM_NUMPY = {
     np.dtype(np.float32): mx.float32, np.dtype(np.float64): mx.float32,

@@ -8,6 +8,7 @@ from . import (
     comparison,
     conversion,
     elementwise,
+    float64,
     indexing,
     inplace,
     linalg,
@@ -20,7 +21,7 @@ from . import (
 )
 
 _MODULES = [arithmetic, conversion, elementwise, reduction, shape, indexing, nn, inplace]
-_MODULES += [comparison, linalg, random_like, scatter, views]
+_MODULES += [comparison, float64, linalg, random_like, scatter, views]
 
 
 def bind_methods(cls) -> None:
