@@ -12,14 +12,18 @@
 import lucid._engine  # noqa: F401  (the tensor engine, before its modules are used)
 
 from . import functional, lr_scheduler
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam
+from .adamax import Adamax
 from .adamw import AdamW
-from .optimizer import Optimizer, OptimizerError, required
+from .nadam import NAdam
+from .optimizer import Optimizer, OptimizerError, check_hyperparameters, required
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = [
-    "Optimizer", "OptimizerError", "required", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
-    "lr_scheduler", "functional",
+    "Optimizer", "OptimizerError", "required", "check_hyperparameters", "SGD", "Adam", "AdamW",
+    "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "lr_scheduler", "functional",
 ]

@@ -1,0 +1,240 @@
+"""Adadelta, Adamax, NAdam and RAdam against PyTorch: parameters after 20 identical random
+gradients (rtol 1e-5, atol 1e-6, as the other optimizers), option combinations, parameter
+groups, skipped gradients, state dicts (PyTorch's layout, and a round trip through a file).
+"""
+
+import lucid
+import lucid.optim as optim
+import numpy as np
+import pytest
+import torch
+from optim_parity import (
+    assert_params_close,
+    gradient_sequence,
+    initial_params,
+    is_evaluated,
+    make_params,
+    run_pair,
+    set_grads,
+)
+
+CASES = [
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5)),
+    ("Adadelta", dict(lr=0.5, weight_decay=0.1)),
+    ("Adadelta", dict(lr=0.5, weight_decay=0.1, maximize=True)),
+    ("Adamax", dict(lr=0.05)),
+    ("Adamax", dict(lr=0.05, betas=(0.8, 0.95), eps=1e-6)),
+    ("Adamax", dict(lr=0.05, weight_decay=0.1)),
+    ("Adamax", dict(lr=0.05, weight_decay=0.1, maximize=True)),
+    ("NAdam", dict(lr=0.05)),
+    ("NAdam", dict(lr=0.05, betas=(0.8, 0.95), momentum_decay=0.05)),
+    ("NAdam", dict(lr=0.05, weight_decay=0.1)),
+    ("NAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("NAdam", dict(lr=0.05, weight_decay=0.1, maximize=True, momentum_decay=0.0)),
+    ("RAdam", dict(lr=0.05)),
+    ("RAdam", dict(lr=0.05, betas=(0.8, 0.9))),  # rho_t > 5 from step 6: both branches
+    ("RAdam", dict(lr=0.05, weight_decay=0.1)),
+    ("RAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1, maximize=True)),
+]
+NAMES = ["Adadelta", "Adamax", "NAdam", "RAdam"]
+
+
+def _ids(case):
+    return case[0] + "-" + "-".join(f"{k}={v}" for k, v in case[1].items())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_matches_torch_after_20_steps(case):
+    name, kwargs = case
+    lp, tp = run_pair(getattr(optim, name), getattr(torch.optim, name), kwargs)
+    assert_params_close(lp, tp)
+    moved = [not np.allclose(p.numpy(), s) for p, s in zip(lp, initial_params(), strict=True)]
+    assert all(moved), "a parameter did not move"
+
+
+@pytest.mark.parametrize("case", CASES[1::2], ids=[_ids(c) for c in CASES[1::2]])
+def test_op_by_op_equals_compiled(case):
+    name, kwargs = case
+    fused, _ = run_pair(getattr(optim, name), getattr(torch.optim, name), kwargs)
+    plain, tp = run_pair(getattr(optim, name), getattr(torch.optim, name), kwargs,
+                         lucid_kwargs=dict(compile=False))
+    assert_params_close(plain, tp)
+    for a, b in zip(fused, plain, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_radam_takes_both_branches():
+    """Until rho_t exceeds 5 (step 6 with betas[1] = 0.9) RAdam is bias-corrected momentum
+    SGD; the 20-step parity runs above cover the rectified steps after it."""
+    beta2 = 0.9
+    rho_inf = 2 / (1 - beta2) - 1
+    rho = [rho_inf - 2 * t * beta2**t / (1 - beta2**t) for t in range(1, 21)]
+    first = next(t for t, r in enumerate(rho, start=1) if r > 5)
+    assert 2 < first < 20
+    steps = first - 1
+    lp, tp = run_pair(optim.RAdam, torch.optim.RAdam, dict(lr=0.05, betas=(0.8, beta2)),
+                      steps=steps)
+    assert_params_close(lp, tp)
+    expected, m = initial_params()[0].astype(np.float64), 0.0
+    for t, g in enumerate(gradient_sequence(steps), start=1):
+        m = 0.8 * m + 0.2 * g[0]
+        expected = expected - 0.05 * m / (1 - 0.8**t)
+    np.testing.assert_allclose(lp[0].numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_param_groups_with_their_own_options(name):
+    extra = {"Adadelta": dict(rho=0.5), "Adamax": dict(betas=(0.5, 0.9)),
+             "NAdam": dict(momentum_decay=0.01), "RAdam": dict(betas=(0.5, 0.9))}[name]
+    groups = [([0, 2], dict(lr=0.1)), ([1, 3], dict(lr=0.01, weight_decay=0.2, **extra))]
+    lp, tp = run_pair(getattr(optim, name), getattr(torch.optim, name), dict(lr=0.03),
+                      groups=groups)
+    assert_params_close(lp, tp)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parameters_without_grad_are_skipped(name):
+    lp, tp = run_pair(getattr(optim, name), getattr(torch.optim, name), dict(lr=0.05),
+                      skip=lambda t: {1} if t % 3 == 0 else ({0, 2} if t % 5 == 1 else ()))
+    assert_params_close(lp, tp)
+
+
+def test_defaults_are_pytorchs():
+    p = [lucid.zeros(2, requires_grad=True)]
+    t = [torch.zeros(2, requires_grad=True)]
+    for name in NAMES:
+        ours = getattr(optim, name)(p).defaults
+        theirs = getattr(torch.optim, name)(t).defaults
+        shared = set(ours) & set(theirs)
+        assert shared == set(ours), (name, set(ours) - set(theirs))
+        for key in shared:
+            assert tuple(theirs[key]) == ours[key] if key == "betas" else theirs[key] == ours[key]
+    assert optim.Adadelta(p).defaults["lr"] == 1.0 and optim.NAdam(p).defaults["lr"] == 2e-3
+
+
+def _two_groups(params, lr2=0.01):
+    return [{"params": params[:2]}, {"params": params[2:], "lr": lr2}]
+
+
+STATEFUL = [("Adadelta", dict(lr=0.5)), ("Adamax", dict(lr=0.05)),
+            ("NAdam", dict(lr=0.05, weight_decay=0.1)),
+            ("RAdam", dict(lr=0.05, betas=(0.8, 0.9), decoupled_weight_decay=True,
+                           weight_decay=0.1))]
+
+
+@pytest.mark.parametrize("name, kwargs", STATEFUL, ids=NAMES)
+def test_state_dict_has_pytorchs_structure(name, kwargs):
+    lp, tp = make_params(initial_params())
+    lopt = getattr(optim, name)(_two_groups(lp), **kwargs)
+    topt = getattr(torch.optim, name)(_two_groups(tp), **kwargs)
+    for g in gradient_sequence(3):
+        set_grads(lp, tp, g, skip={3})
+        lopt.step()
+        topt.step()
+    ours, theirs = lopt.state_dict(), topt.state_dict()
+    assert list(ours["state"]) == list(theirs["state"]) == [0, 1, 2]
+    for idx, state in theirs["state"].items():
+        assert list(ours["state"][idx]) == list(state), idx
+        for key, value in state.items():
+            if key in ("step", "mu_product"):
+                assert ours["state"][idx][key] == pytest.approx(value.item(), rel=1e-6)
+            else:
+                np.testing.assert_allclose(ours["state"][idx][key].numpy(), value.numpy(),
+                                           rtol=1e-5, atol=1e-6)
+    for og, tg in zip(ours["param_groups"], theirs["param_groups"], strict=True):
+        assert og["params"] == tg["params"]
+        for key, value in og.items():
+            if key in tg:
+                assert (tuple(tg[key]) if key == "betas" else tg[key]) == value, key
+
+
+@pytest.mark.parametrize("name, kwargs", STATEFUL, ids=NAMES)
+def test_state_dict_round_trip_continues_identically(name, kwargs, tmp_path):
+    grads = gradient_sequence(20)
+    cls = getattr(optim, name)
+
+    def run(params, opt, gs):
+        for g in gs:
+            for p, a in zip(params, g, strict=True):
+                p.grad = lucid.tensor(a)
+            opt.step()
+
+    straight = [lucid.tensor(a, requires_grad=True) for a in initial_params()]
+    run(straight, cls(_two_groups(straight), **kwargs), grads)
+
+    first = [lucid.tensor(a, requires_grad=True) for a in initial_params()]
+    opt = cls(_two_groups(first), **kwargs)
+    run(first, opt, grads[:10])
+    lucid.save(opt.state_dict(), tmp_path / "opt.safetensors")
+    resumed = [lucid.tensor(p.numpy(), requires_grad=True) for p in first]
+    opt2 = cls(_two_groups(resumed, lr2=0.5), **kwargs)
+    opt2.load_state_dict(lucid.load(tmp_path / "opt.safetensors"))
+    assert opt2.param_groups[1]["lr"] == 0.01
+    assert opt2.state[resumed[0]]["step"] == 10
+    run(resumed, opt2, grads[10:])
+    for a, b in zip(resumed, straight, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("name, kwargs", STATEFUL, ids=NAMES)
+def test_step_evaluates_parameters_and_state(name, kwargs):
+    rng = np.random.default_rng(0)
+    w = lucid.tensor(rng.standard_normal((8, 4)).astype(np.float32), requires_grad=True)
+    x = lucid.tensor(rng.standard_normal((16, 8)).astype(np.float32))
+    opt = getattr(optim, name)([w], **kwargs)
+    for _ in range(2):
+        opt.zero_grad()
+        ((x @ w) * (x @ w)).mean().backward()
+        assert not is_evaluated(w.grad.data)
+        opt.step()
+        assert is_evaluated(w.data)
+        for value in opt.state[w].values():
+            if isinstance(value, lucid.Tensor):
+                assert is_evaluated(value.data)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("name", NAMES)
+def test_low_precision_parameters_keep_their_dtype(name, dtype):
+    lr = 100.0 if name == "Adadelta" else 0.1  # Adadelta's first steps are ~sqrt(eps) * lr
+    start = np.linspace(-1, 1, 6, dtype=np.float32)
+    results = []
+    for d in ("float32", dtype):
+        p = lucid.tensor(start, dtype=d, requires_grad=True)
+        opt = getattr(optim, name)([p], lr=lr)
+        for _ in range(3):
+            p.grad = lucid.ones(6, dtype=d)
+            opt.step()
+        assert p.dtype == getattr(lucid, d)
+        assert all(v.dtype == p.dtype for v in opt.state[p].values()
+                   if isinstance(v, lucid.Tensor))
+        results.append(p.astype(lucid.float32).numpy())
+    assert (results[0] < start - 0.1).all()
+    np.testing.assert_allclose(results[1], results[0], atol=3e-2)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: optim.Adadelta(p, lr=-1.0), "learning rate"),
+    (lambda p: optim.Adadelta(p, rho=1.5), "rho"),
+    (lambda p: optim.Adadelta(p, eps=-1e-6), "eps"),
+    (lambda p: optim.Adamax(p, betas=(1.0, 0.999)), "betas[0]"),
+    (lambda p: optim.Adamax(p, weight_decay=-0.1), "weight_decay"),
+    (lambda p: optim.NAdam(p, momentum_decay=-0.1), "momentum_decay"),
+    (lambda p: optim.NAdam(p, betas=(0.9, 1.0)), "betas[1]"),
+    (lambda p: optim.RAdam(p, betas=(0.9,)), "betas must be two numbers"),
+    (lambda p: optim.RAdam(p, eps=-1.0), "eps"),
+])
+def test_invalid_hyperparameters(make, message):
+    pattern = message.replace("[", r"\[").replace("]", r"\]")
+    with pytest.raises(optim.OptimizerError, match=pattern):
+        make([lucid.zeros(2, requires_grad=True)])
+
+
+def test_rho_bounds_are_pytorchs():
+    p = [lucid.zeros(2, requires_grad=True)]
+    optim.Adadelta(p, rho=0.0)
+    optim.Adadelta(p, rho=1.0)
+    with pytest.raises(ValueError):
+        torch.optim.Adadelta([torch.zeros(2)], rho=1.01)
