@@ -69,6 +69,19 @@ def test_einsum_matches_torch_forward_and_gradients(equation, shapes):
              *arrays, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+def test_einsum_on_integers_is_exact_like_torch(dtype):
+    a = np.random.default_rng(1).integers(-10**6, 10**6, (3, 4)).astype(dtype)
+    b = np.random.default_rng(2).integers(-10**6, 10**6, (4, 5)).astype(dtype)
+    check_forward(lambda x, y: lucid.einsum("ij,jk->ik", x, y),
+                  lambda x, y: torch.einsum("ij,jk->ik", x, y), a.astype(np.int64),
+                  b.astype(np.int64))
+    check_forward(lambda x, y: lucid.einsum("ij,jk->ik", x, y),
+                  lambda x, y: torch.einsum("ij,jk->ik", x, y), a // 100, b // 100)
+    check_forward(lambda x: lucid.einsum("ii", x), lambda x: torch.einsum("ii", x),
+                  a[:, :3].astype(np.int64))
+
+
 def test_einsum_takes_a_list_of_operands():
     a, b = randn(2, 3, seed=1), randn(3, 4, seed=2)
     check_op(lambda x, y: lucid.einsum("ij,jk->ik", [x, y]),
@@ -380,8 +393,12 @@ def test_randperm_is_seeded_and_takes_a_dtype():
     assert not np.array_equal(a, np.arange(50))
     f = lucid.randperm(5, dtype=lucid.float32, requires_grad=True)
     assert f.dtype == lucid.float32 and f.requires_grad
-    with pytest.raises(lucid.LucidError, match="permutation"):
+    with pytest.raises(ShapeError, match="randperm: n must be non-negative, got -1"):
         lucid.randperm(-1)
+    for bad in (2.5, True, "3"):
+        with pytest.raises(DTypeError, match="randperm: n must be an int"):
+            lucid.randperm(bad)
+    assert lucid.randperm(np.int64(3)).shape == (3,)
 
 
 # ----- float64 -----------------------------------------------------------------------

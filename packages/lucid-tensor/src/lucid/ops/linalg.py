@@ -152,8 +152,17 @@ def _grad_of(k: int, subs: list[str], out: str, g: mx.array, arrays) -> mx.array
 
 @op("einsum")
 def _einsum(*arrays, subs, out):
-    """out = einsum(subs -> out);  d operand k = einsum(out, others -> subs[k])."""
-    result = mx.einsum(",".join(subs) + "->" + out, *arrays)
+    """out = einsum(subs -> out);  d operand k = einsum(out, others -> subs[k]).
+
+    Integer operands (MLX's einsum takes floating types only) go through float64 on the
+    CPU, exact below 2^53, and record no gradient.
+    """
+    spec = ",".join(subs) + "->" + out
+    if not any(mx.issubdtype(a.dtype, mx.inexact) for a in arrays):
+        kind = arrays[0].dtype if all(a.dtype == arrays[0].dtype for a in arrays) else mx.int64
+        wide = mx.einsum(spec, *[a.astype(mx.float64) for a in arrays], stream=mx.cpu)
+        return wide.astype(kind), None
+    result = mx.einsum(spec, *arrays)
     return result, lambda g: tuple(
         _grad_of(k, subs, out, g, arrays) for k in range(len(arrays))
     )

@@ -7,10 +7,11 @@ Each ``*_like`` takes the tensor's shape, and its dtype and device unless told o
 from __future__ import annotations
 
 import mlx.core as mx
+import numpy as np
 
 from .. import dtypes as _dt
 from .. import random
-from ..errors import DTypeError
+from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 
 __all__ = ["randn_like", "rand_like", "randint_like", "randperm"]
@@ -52,7 +53,11 @@ def randint_like(x: Tensor, low=0, high=None, *, dtype=None, device=None) -> Ten
 
 def randperm(n: int, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of ``0 .. n-1`` (int64 unless ``dtype`` is given)."""
-    out = random.permutation(n, device=device)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise DTypeError(f"randperm: n must be an int, got {n!r} ({type(n).__name__})")
+    if n < 0:
+        raise ShapeError(f"randperm: n must be non-negative, got {n}")
+    out = random.permutation(int(n), device=device)
     dtype = _dt.to_dtype(dtype) or mx.int64
     if dtype != out.dtype:
         out = out.astype(dtype)
