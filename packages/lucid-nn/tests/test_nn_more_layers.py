@@ -181,5 +181,7 @@ def test_dropout2d_edges():
     assert np.all((out == 0).all(-1) == (out == 0).any(-1))  # per (N, C) as PyTorch
     with pytest.raises(lucid.ShapeError, match="dropout2d.*4-D"):
         F.dropout2d(lucid.ones(3, 4), 0.5)
+    with pytest.raises(lucid.DTypeError, match="dropout2d.*floating"):
+        F.dropout2d(lucid.ones(2, 3, 4, 4, dtype=lucid.int32), 0.5)
     with pytest.raises(ValueError, match="Dropout2d.*probability"):
         nn.Dropout2d(-0.1)
