@@ -29,6 +29,10 @@ _SUBPACKAGES = ("nn", "optim", "models", "data", "datasets", "compare", "distrib
                 "utils")
 
 
+# Engine names that are also module names: the engine's function wins (``lucid.tensor``).
+_ENGINE_FIRST = ("tensor",)
+
+
 def _load_engine():
     """Import ``lucid._engine``, which fills this namespace with the engine's names."""
     import importlib
@@ -36,15 +40,26 @@ def _load_engine():
     return importlib.import_module(f"{__name__}._engine")
 
 
-def __getattr__(name):
-    if name in _SUBPACKAGES:
-        import importlib
+def _is_module(name: str) -> bool:
+    import importlib.util
 
+    return importlib.util.find_spec(f"{__name__}.{name}") is not None
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
-    if not name.startswith("__"):
-        _load_engine()
-        if name in globals():
-            return globals()[name]
+    if name.startswith("__"):
+        raise AttributeError(f"module 'lucid' has no attribute {name!r}")
+    if name not in _ENGINE_FIRST and _is_module(name):
+        # ``from . import autograd`` inside an engine module, or ``lucid.autograd``: the
+        # module alone, without loading the whole engine around a half-imported module
+        return importlib.import_module(f"{__name__}.{name}")
+    _load_engine()
+    if name in globals():
+        return globals()[name]
     raise AttributeError(f"module 'lucid' has no attribute {name!r}")
 
 
