@@ -32,7 +32,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .devices import get_default_device, gpu_available, set_default_device
+from .devices import device, get_default_device, gpu_available, set_default_device
 from .dtypes import (
     BFloat16,
     Bool,

@@ -1,0 +1,5 @@
+"""``lucid.backends``: ``lucid.backends.mps.is_available()``, as PyTorch's."""
+
+from . import mps
+
+__all__ = ["mps"]
