@@ -19,6 +19,7 @@ from .activation import (
     softplus,
     tanh,
 )
+from .attention import scaled_dot_product_attention
 from .basic import dropout, dropout2d, embedding, one_hot, pad
 from .batch_norm import batch_norm
 from .conv import conv1d, conv2d, conv_transpose2d
@@ -50,8 +51,9 @@ __all__ = [
     "adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool1d", "avg_pool2d", "batch_norm",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv1d", "conv2d",
     "conv_transpose2d", "cosine_similarity", "cross_entropy", "dropout", "dropout2d", "elu",
-    "embedding", "gelu", "group_norm", "hardswish", "huber_loss", "instance_norm", "interpolate",
-    "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool1d",
-    "max_pool2d", "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "prelu", "relu",
-    "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
+    "embedding", "gelu", "group_norm", "hardswish", "huber_loss", "instance_norm",
+    "interpolate", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_softmax",
+    "max_pool1d", "max_pool2d", "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad",
+    "prelu", "relu", "scaled_dot_product_attention", "sigmoid", "silu", "smooth_l1_loss",
+    "softmax", "softplus", "tanh",
 ]

@@ -15,6 +15,7 @@ from .activation import (
     Softplus,
     Tanh,
 )
+from .attention import MultiheadAttention
 from .basic import Flatten, Identity, Unflatten
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .channel_dropout import Dropout2d
@@ -43,14 +44,18 @@ from .pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from .recurrent import GRU, LSTM, RNN, RNNBase
+from .transformer import TransformerEncoder, TransformerEncoderLayer
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
-    "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose2d",
-    "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU", "GroupNorm",
-    "Hardswish", "HuberLoss", "Identity", "InstanceNorm1d", "InstanceNorm2d", "KLDivLoss",
-    "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool1d",
-    "MaxPool2d", "Mish", "NLLLoss", "PReLU", "ReLU", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
-    "Softplus", "Tanh", "Unflatten", "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "BatchNorm1d",
+    "BatchNorm2d", "BCELoss", "BCEWithLogitsLoss", "Conv1d", "Conv2d", "ConvTranspose2d",
+    "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU",
+    "GroupNorm", "GRU", "Hardswish", "HuberLoss", "Identity", "InstanceNorm1d",
+    "InstanceNorm2d", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax",
+    "LSTM", "MaxPool1d", "MaxPool2d", "Mish", "MSELoss", "MultiheadAttention", "NLLLoss",
+    "PReLU", "ReLU", "RNN", "RNNBase", "Sigmoid", "SiLU", "SmoothL1Loss", "Softmax", "Softplus",
+    "Tanh", "TransformerEncoder", "TransformerEncoderLayer", "Unflatten", "Upsample",
+    "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
