@@ -460,3 +460,12 @@ def test_float64_check_refuses_other_devices():
 def test_double_on_the_gpu_raises_a_dtype_error():
     with pytest.raises(DTypeError, match="CPU only"):
         lucid.ones(3, device="gpu").double()
+
+
+def test_float64_from_numpy_keeps_its_precision_and_saving_it_is_refused(tmp_path):
+    x = lucid.tensor(np.array([0.1, 1e-12]), dtype=lucid.float64)
+    assert x.numpy().tolist() == [0.1, 1e-12]  # not rounded through float32 first
+    assert lucid.tensor(np.array([0.1])).dtype == lucid.float32  # PyTorch's default
+    with pytest.raises(lucid.CheckpointError, match="'w' is float64.*cast it with .float"):
+        lucid.save({"w": x}, tmp_path / "f64.safetensors")
+    assert not (tmp_path / "f64.safetensors").exists()

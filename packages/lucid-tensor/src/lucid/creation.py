@@ -65,7 +65,8 @@ def check_size(op: str, shape: tuple, dtype, device=None) -> None:
 def _to_array(data, dtype, device) -> mx.array:
     """Convert ``data`` (Tensor, MLX/NumPy array, scalar, nested list) to an MLX array.
 
-    Python floats and float64 arrays become float32; Python ints become int64, as in PyTorch.
+    Python floats and float64 arrays become float32 (unless ``dtype`` is float64); Python ints
+    become int64, as in PyTorch.
     """
     if isinstance(data, Tensor):
         arr = data.data
@@ -87,7 +88,7 @@ def _to_array(data, dtype, device) -> mx.array:
                 f"tensor: cannot make a tensor from {text} (NumPy dtype {data.dtype}); "
                 "tensors hold numbers and bools"
             )
-        if data.dtype == np.float64:
+        if data.dtype == np.float64 and (dtype is None or dtype != mx.float64):  # float64 if asked
             data = data.astype(np.float32)
         if data.size == 0:  # MLX reductions over an empty array made from NumPy can hang
             arr = mx.zeros(data.shape, dtype=dtype or _dt.from_numpy_dtype(data.dtype))

@@ -69,6 +69,11 @@ def save(obj, path) -> None:
     path = _fspath(path, "save")
     arrays: dict[str, mx.array] = {}
     tree = _encode(obj, "", arrays, top=True, depth=0)
+    wide = [k for k, a in arrays.items() if a.dtype == mx.float64]
+    if wide:
+        raise CheckpointError(
+            f"save: tensor {wide[0]!r} is float64, which MLX's safetensors writer cannot "
+            f"store; cast it with .float() (or .to(lucid.float32)) before saving {path!r}")
     arrays = {k: _contiguous(a) for k, a in arrays.items()}
     mx.eval(list(arrays.values()))
     header = {

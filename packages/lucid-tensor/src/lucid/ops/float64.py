@@ -9,21 +9,13 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from ..dtypes import Float64, double, float64
-from ..errors import DTypeError
 from ..tensor import Tensor
-from .conversion import astype
+from .conversion import astype, check_float64_device
 
 __all__ = ["float64", "double", "Float64"]
 
 
-def check_device(name: str, x: Tensor) -> None:
-    """Raise unless ``x`` is on a device that computes in float64 (the CPU)."""
-    if x.device != "cpu":
-        raise DTypeError(
-            f"{name}: float64 is supported on the CPU only; the tensor of shape {x.shape} "
-            f"and dtype {x.dtype_name} is on device {x.device!r} (MLX's GPU has no float64); "
-            "move it with .cpu() first, or use float32"
-        )
+check_device = check_float64_device
 
 
 def to_double(x: Tensor) -> Tensor:
