@@ -20,8 +20,9 @@ from collections import Counter
 from .optimizer import Optimizer, OptimizerError
 
 __all__ = [
-    "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR",
-    "CosineAnnealingLR", "OneCycleLR", "SequentialLR",
+    "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
+    "ExponentialLR", "LinearLR", "CosineAnnealingLR", "OneCycleLR", "CyclicLR", "SequentialLR",
+    "ReduceLROnPlateau",
 ]
 
 
@@ -129,23 +130,28 @@ class LRScheduler:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr})"
 
 
-class LambdaLR(LRScheduler):
-    """lr = base_lr * lr_lambda(epoch); one function, or one per parameter group."""
+class _LambdaScheduler(LRScheduler):
+    """A scheduler driven by ``lr_lambda``: one function of the epoch, or one per group.
+
+    Its state dict keeps the ``__dict__`` of callable objects; plain functions and lambdas
+    cannot be saved, so they are stored as ``None`` (as PyTorch does).
+    """
 
     def __init__(self, optimizer: Optimizer, lr_lambda, last_epoch: int = -1):
         self.optimizer = optimizer
-        n = len(optimizer.param_groups)
+        name, n = type(self).__name__, len(optimizer.param_groups)
         if isinstance(lr_lambda, (list, tuple)):
             if len(lr_lambda) != n:
-                raise OptimizerError(f"LambdaLR: expected {n} lr_lambdas, got {len(lr_lambda)}")
+                raise OptimizerError(f"{name}: expected {n} lr_lambdas, got {len(lr_lambda)}")
             self.lr_lambdas = list(lr_lambda)
         else:
             self.lr_lambdas = [lr_lambda] * n
+        for f in self.lr_lambdas:
+            if not callable(f):
+                raise OptimizerError(
+                    f"{name}: lr_lambda should be a function, got {type(f).__name__}"
+                )
         super().__init__(optimizer, last_epoch)
-
-    def get_lr(self) -> list:
-        pairs = zip(self.lr_lambdas, self.base_lrs, strict=True)
-        return [base * f(self.last_epoch) for f, base in pairs]
 
     def state_dict(self) -> dict:
         """As the base, with the ``__dict__`` of callable objects (plain functions: ``None``)."""
@@ -162,6 +168,50 @@ class LambdaLR(LRScheduler):
         for f, saved in zip(self.lr_lambdas, lambdas, strict=False):
             if saved is not None:
                 f.__dict__.update(saved)
+
+
+class LambdaLR(_LambdaScheduler):
+    """lr = base_lr * lr_lambda(epoch); one function, or one per parameter group."""
+
+    def get_lr(self) -> list:
+        pairs = zip(self.lr_lambdas, self.base_lrs, strict=True)
+        return [base * f(self.last_epoch) for f, base in pairs]
+
+
+class MultiplicativeLR(_LambdaScheduler):
+    """lr_t = lr_{t-1} * lr_lambda(t) for t >= 1 (the rate at construction is kept);
+    one function, or one per parameter group."""
+
+    def get_lr(self) -> list:
+        if self._is_initial:
+            return self._current_lrs()
+        pairs = zip(self.lr_lambdas, self._current_lrs(), strict=True)
+        return [lr * f(self.last_epoch) for f, lr in pairs]
+
+
+class ConstantLR(LRScheduler):
+    """lr = base_lr * factor for epochs < total_iters, then base_lr (applied recursively:
+    multiplied by ``factor`` at epoch 0, divided by it at ``total_iters``).
+    Defaults (PyTorch's): factor=1/3, total_iters=5."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1):
+        if factor > 1.0 or factor < 0:
+            raise OptimizerError(f"ConstantLR: factor={factor} must be in [0, 1]")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._current_lrs()
+        return [lr * (1.0 / self.factor) for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list:
+        done = self.last_epoch >= self.total_iters
+        return [base * (self.factor + done * (1 - self.factor)) for base in self.base_lrs]
 
 
 class StepLR(LRScheduler):
@@ -399,12 +449,14 @@ def _phase(end_step, start_lr, end_lr, start_momentum, end_momentum) -> dict:
             "end_momentum": f"{end_momentum}_momentum"}
 
 
-def _per_group(name: str, optimizer: Optimizer, value) -> list:
+def _per_group(name: str, optimizer: Optimizer, value, scheduler: str = "OneCycleLR") -> list:
+    """``value`` once per parameter group (a list or tuple must have one per group)."""
     n = len(optimizer.param_groups)
     if isinstance(value, (list, tuple)):
         if len(value) != n:
             raise OptimizerError(
-                f"OneCycleLR: {name} has {len(value)} values but the optimizer has {n} param_groups"
+                f"{scheduler}: {name} has {len(value)} values but the optimizer has {n} "
+                "param_groups"
             )
         return list(value)
     return [value] * n
@@ -471,3 +523,8 @@ class SequentialLR(LRScheduler):
         self.__dict__.update(state)
         for s, sd in zip(self._schedulers, saved, strict=False):
             s.load_state_dict(sd)
+
+
+# Schedulers in files of their own (they build on LRScheduler, defined above).
+from .cyclic_lr import CyclicLR  # noqa: E402
+from .reduce_lr_on_plateau import ReduceLROnPlateau  # noqa: E402
