@@ -6,6 +6,10 @@ Construction performs an initial step: it records ``group["initial_lr"]`` (``bas
 and sets ``last_epoch`` to 0. Like PyTorch's, most schedulers update the current rate
 recursively (``lr_t`` from ``lr_{t-1}``), so they compose when several act on one
 optimizer; ``step(epoch)`` (deprecated in PyTorch) uses the closed form instead.
+
+``ReduceLROnPlateau`` (``reduce_lr_on_plateau.py``) is the exception: it is stepped with
+a metric, ``scheduler.step(val_loss)``, and makes no step at construction. ``CyclicLR``
+(``cyclic_lr.py``) is stepped once per batch, like ``OneCycleLR``.
 """
 
 from __future__ import annotations
