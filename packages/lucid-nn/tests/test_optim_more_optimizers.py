@@ -5,6 +5,7 @@ groups, skipped gradients, state dicts (PyTorch's layout, and a round trip throu
 
 import lucid
 import lucid.optim as optim
+import mlx.core as mx
 import numpy as np
 import pytest
 import torch
@@ -238,3 +239,40 @@ def test_rho_bounds_are_pytorchs():
     optim.Adadelta(p, rho=1.0)
     with pytest.raises(ValueError):
         torch.optim.Adadelta([torch.zeros(2)], rho=1.01)
+
+
+class SignMomentum(optim.Optimizer):
+    """A user's optimizer in the base class's shape: state, plan and rule, no loop."""
+
+    def __init__(self, params, lr=0.1, momentum=0.5):
+        super().__init__(params, dict(lr=lr, momentum=momentum))
+
+    def init_single(self, p, state, group):
+        if not state:
+            state["step"] = 0
+            state["buf"] = self._zeros(p)
+
+    def plan_single(self, group, state):
+        return {}, ("buf",), (group["lr"], group["momentum"])
+
+    @staticmethod
+    def apply_single(p, g, state, hyper):
+        lr, mu = hyper
+        buf = mu * state[0] + mx.sign(g)
+        return p - lr * buf, [buf]
+
+
+def test_a_custom_optimizer_is_init_plan_and_apply_single():
+    w = lucid.tensor([1.0, -1.0, 0.5], requires_grad=True)
+    idle = lucid.tensor([2.0], requires_grad=True)
+    opt = SignMomentum([w, idle], lr=0.25)
+    for _ in range(2):
+        w.grad = lucid.tensor([3.0, -0.5, 0.0])
+        opt.step()
+        assert is_evaluated(w.data) and is_evaluated(opt.state[w]["buf"].data)
+    # buf: [1, -1, 0] then [1.5, -1.5, 0]; p -= 0.25 * buf each step
+    np.testing.assert_allclose(w.numpy(), [1.0 - 0.625, -1.0 + 0.625, 0.5])
+    assert opt.state[w]["step"] == 2 and idle not in opt.state
+    np.testing.assert_array_equal(idle.numpy(), [2.0])
+    with pytest.raises(optim.OptimizerError, match="SignMomentum: invalid momentum=-1"):
+        SignMomentum([w], momentum=-1)
