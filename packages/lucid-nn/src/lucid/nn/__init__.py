@@ -19,9 +19,10 @@ from .containers import ModuleDict, ModuleList, Sequential
 from .layers import *  # noqa: F401,F403
 from .layers import __all__ as _layers
 from .module import IncompatibleKeys, Module, StateDictError
+from .parallel import DataParallel
 from .parameter import Parameter
 
 __all__ = [
-    "IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
+    "DataParallel", "IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential",
     "StateDictError", "functional", "init", "parallel", "utils", *_layers,
 ]

@@ -1,5 +1,5 @@
-"""``lucid.backends``: ``lucid.backends.mps.is_available()``, as PyTorch's."""
+"""``lucid.backends``: ``lucid.backends.mps.is_available()``, ``lucid.backends.cudnn`` flags, as PyTorch's."""
 
-from . import mps
+from . import cudnn, mps
 
-__all__ = ["mps"]
+__all__ = ["cudnn", "mps"]
