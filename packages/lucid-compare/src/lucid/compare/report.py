@@ -251,6 +251,8 @@ def summary_table(analysis: dict) -> list[str]:
                 extra = "equal" if a == b else "DIFFERENT"
             else:
                 extra = ""
+            if key in TIMED and (s["lucid"]["unreliable"] or s["torch"]["unreliable"]):
+                extra += " (unreliable)"
             line += f" {extra} |"
         lines.append(line)
     return lines
