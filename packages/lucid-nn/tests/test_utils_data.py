@@ -77,12 +77,16 @@ def test_global_numpy_seed_and_generator_fix_the_order():
     def first_batch(**kw):
         return next(iter(DataLoader(data, batch_size=8, shuffle=True, **kw)))[0].tolist()
 
-    np.random.seed(1)
+    lucid.manual_seed(1)  # as torch.manual_seed governs torch's loader
     a = first_batch()
-    np.random.seed(1)
+    lucid.manual_seed(1)
     assert first_batch() == a
-    np.random.seed(2)
+    lucid.manual_seed(2)
     assert first_batch() != a
+    np.random.seed(5)
+    b = first_batch()
+    np.random.seed(5)
+    assert first_batch() != b  # NumPy's global generator is not the one drawn from
     assert first_batch(generator=5) == first_batch(generator=np.random.default_rng(5))
     with pytest.raises(ValueError, match="seed or generator"):
         DataLoader(data, seed=1, generator=2)
@@ -116,7 +120,7 @@ def test_random_per_sample_transforms_repeat_with_the_same_seed():
     tf = T.Compose([T.RandomCrop(8, padding=2), T.RandomHorizontalFlip(), T.ToTensor()])
 
     def run():
-        np.random.seed(7)
+        lucid.manual_seed(7)  # the workers' seeds come from Lucid's generator
         return [x.numpy() for x, _ in DataLoader(Images(tf), batch_size=10, num_workers=2)]
 
     first, second = run(), run()

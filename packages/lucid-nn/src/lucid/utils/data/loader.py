@@ -2,7 +2,9 @@
 by worker processes.
 
 The order of the batches is lucid-data's (``lucid.data.DataLoader``: a seeded permutation
-per epoch, from ``seed=`` or, without one, from NumPy's global generator). With
+per epoch), its seed drawn for each pass from Lucid's global generator, so that
+``lucid.manual_seed(s)`` fixes and changes it as ``torch.manual_seed`` does PyTorch's
+(``seed=`` fixes one seed for every pass; ``generator=`` draws from another). With
 ``num_workers=0`` the batches are loaded in this process; with ``num_workers=N``, N
 worker processes (started with ``spawn``, so the dataset and ``collate_fn`` must pickle)
 load whole batches, ``prefetch_factor`` each ahead, and the batches come back in order.
@@ -22,6 +24,15 @@ from lucid.data.sampler import draw_seed
 from .workers import WorkerPool, get_worker_info
 
 
+class LucidGenerator:
+    """Draws a loader's seeds from Lucid's global generator (``lucid.manual_seed``), as
+    PyTorch's loader draws from torch's: ``integers(low, high)`` like NumPy's."""
+
+    def integers(self, low: int, high: int) -> int:
+        hi, lo = (int(v) for v in lucid.randint(0, 2**31, (2,)).tolist())
+        return low + ((hi << 31) | lo) % (high - low)
+
+
 def to_lucid(batch, device=None):
     """NumPy arrays (in tuples, lists and dicts) -> Lucid tensors; the rest unchanged."""
     if isinstance(batch, np.ndarray):
@@ -37,7 +48,7 @@ class DataLoader:
     """``torch.utils.data.DataLoader``'s arguments; yields Lucid tensors (module docstring).
 
     ``generator``: a ``numpy.random.Generator`` (or an int) that draws each pass's seeds
-    in place of NumPy's global generator. ``seed``: one fixed seed for every pass (Lucid's
+    in place of Lucid's global generator. ``seed``: one fixed seed for every pass (Lucid's
     reproducible mode; exclusive with ``generator``). ``device``: where the tensors go.
     """
 
@@ -63,6 +74,8 @@ class DataLoader:
         self.prefetch_factor = prefetch_factor or 2
         self.persistent_workers, self.pin_memory = persistent_workers, pin_memory
         self.worker_init_fn, self.collate_fn, self.device = worker_init_fn, collate_fn, device
+        if generator is None and seed is None:
+            generator = LucidGenerator()  # lucid.manual_seed fixes the order, as in PyTorch
         self._batches = _NumpyLoader(dataset, batch_size=batch_size or 1, shuffle=bool(shuffle),
                                      drop_last=drop_last, sampler=sampler,
                                      collate_fn=collate_fn, seed=seed, generator=generator)
