@@ -144,6 +144,10 @@ def test_random_split_covers_the_dataset():
     parts = random_split(TensorDataset(LABELS), [30, 10], seed=0)
     seen = sorted(int(i) for p in parts for i in p.indices)
     assert [len(p) for p in parts] == [30, 10] and seen == list(range(40))
+    lucid.manual_seed(3)
+    first = random_split(TensorDataset(LABELS), [0.5, 0.5])[0].indices.tolist()
+    lucid.manual_seed(3)
+    assert random_split(TensorDataset(LABELS), [0.5, 0.5])[0].indices.tolist() == first
 
 
 def test_per_sample_transforms_match_torchvision():

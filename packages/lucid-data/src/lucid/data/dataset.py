@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .sampler import draw_seed
+
 
 class Dataset:
     """Base class: subclasses define ``__len__`` and ``__getitem__``."""
@@ -141,10 +143,15 @@ def fetch_batch(dataset, indices: np.ndarray, collate_fn=None):
     return (collate_fn or default_collate)([dataset[int(i)] for i in indices])
 
 
-def random_split(dataset, lengths: Sequence[int | float], seed: int = 0) -> list[Subset]:
+def random_split(dataset, lengths: Sequence[int | float], seed: int | None = None,
+                 generator=None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping subsets of the given lengths (or fractions
     summing to 1, the remainder going round-robin from the first), drawn from
-    ``np.random.default_rng(seed).permutation(len(dataset))``."""
+    ``np.random.default_rng(seed).permutation(len(dataset))``. Without ``seed``, the seed
+    is drawn from ``generator`` or NumPy's global generator, as PyTorch draws from its
+    global one (``sampler.draw_seed``)."""
+    if seed is None:
+        seed = draw_seed(generator)
     n = len(dataset)
     lengths = list(lengths)
     if lengths and all(isinstance(x, float) for x in lengths) and math.isclose(sum(lengths), 1):

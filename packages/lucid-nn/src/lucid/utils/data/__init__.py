@@ -17,10 +17,10 @@ from lucid.data import (
     SubsetRandomSampler,
     TensorDataset,
     default_collate,
-    random_split,
 )
 
 from .loader import DataLoader, get_worker_info
+from .split import random_split
 
 __all__ = [
     "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "RandomSampler", "Sampler",
