@@ -101,3 +101,19 @@ def test_a_killed_rank_ends_the_run_instead_of_hanging(tmp_path):
     # seen rank 1 exit, stops it first: either way it ends, it does not wait forever
     assert ("DistributedError: lucid.distributed.all_sum on rank 0 of 2 failed" in output
             or "rank 0 exited with code" in output), output
+
+
+@pytest.mark.skipif(not LAUNCHER.exists(), reason="mlx.launch is not installed beside Python")
+def test_a_port_in_use_is_named_before_training(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = tmp_path / "port.json"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLX_")}
+        proc = subprocess.run([str(LAUNCHER), "-n", "2", "--backend", "ring", "--starting-port",
+                               str(port), "--", sys.executable, str(WORKER), str(out), "ddp"],
+                              capture_output=True, text=True, env=env, timeout=90)
+    output = proc.stdout + proc.stderr
+    assert not out.exists()
+    assert "DistributedError" in output and "a port is in use" in output, output

@@ -63,11 +63,22 @@ def init(backend: str = "any") -> mx.distributed.Group:
     try:
         _group = mx.distributed.init(strict=launched(), backend=backend)
     except RuntimeError as err:
-        raise DistributedError(
-            f"lucid.distributed.init(backend={backend!r}) failed: {err}. Start the program "
-            "with `mlx.launch -n N --backend ring -- python script.py` (one machine) or "
-            "`mlx.launch --hostfile hosts.json ...` (several)") from None
+        raise DistributedError(_init_failure(backend, str(err))) from None
     return _group
+
+
+def _init_failure(backend: str, error: str) -> str:
+    """What went wrong joining the other ranks, and what to do about it."""
+    rank = os.environ.get("MLX_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "?"))
+    text = f"lucid.distributed.init(backend={backend!r}) failed on rank {rank}: {error}"
+    if "bind" in error or "error: 98" in error:
+        return text + " (a port is in use: give the launcher others, e.g. `mlx.launch " \
+                      "--starting-port 5000 ...`)"
+    if "connect" in error:
+        return text + " (a host in the hostfile cannot be reached: check its IP address " \
+                      "and that the rank started there)"
+    return text + ". Start the program with `mlx.launch -n N --backend ring -- python " \
+                  "script.py` (one machine) or `mlx.launch --hostfile hosts.json ...` (several)"
 
 
 def is_initialized() -> bool:
