@@ -64,7 +64,8 @@ def test_each_framework_trains_in_a_clean_process_of_its_own(tmp_path):
         assert p["harness_load_start"] >= 0 and p["runnable_others_start"] >= 0
         assert 0 < p["wall_s"] < 300 and 0 < p["cpu_s"]
         assert p["cpu_per_wall"] == pytest.approx(p["cpu_s"] / p["wall_s"])
-        assert p["run_queue_wait_s"] >= 0
+        assert p["run_queue_wait_s"] >= 0 and p["others_cpu_s"] >= 0
+        assert p["others_cpu_per_wall"] == pytest.approx(p["others_cpu_s"] / p["wall_s"])
         assert all(os.path.basename(lib).startswith("lib") for lib in p["libraries"])
     if sys.platform.startswith("linux"):  # PyTorch's Linux wheels bring their own OpenMP
         assert any("omp" in os.path.basename(lib) for lib in procs["torch"]["libraries"])
@@ -97,7 +98,8 @@ def _process(fw: str, **changes) -> dict:
            "torch_loaded": fw == "torch", "libraries": ["/lib/libgomp.so.1"],
            "loadavg_start": [0.3, 0.2, 0.1], "harness_load_start": 0.0,
            "loadavg_end": [2.0, 1.0, 0.5], "runnable_others_start": 0.0, "wall_s": 10.0,
-           "cpu_s": 19.0, "cpu_per_wall": 1.9, "run_queue_wait_s": 0.2}
+           "cpu_s": 19.0, "cpu_per_wall": 1.9, "others_cpu_s": 1.0,
+           "others_cpu_per_wall": 0.1, "run_queue_wait_s": 0.2}
     rec.update(changes)
     return rec
 
@@ -139,7 +141,7 @@ def test_images_per_s_is_all_images_over_all_training_time():
 
 
 def test_report_marks_times_taken_under_high_load_unreliable(tmp_path):
-    busy = _process("torch", loadavg_start=[7.5, 6.0, 5.0], run_queue_wait_s=6.0)
+    busy = _process("torch", loadavg_start=[7.5, 6.0, 5.0], others_cpu_per_wall=3.0)
     for h in (_history("torch", [(400, 2.0)], busy),
               _history("lucid", [(400, 4.0)], _process("lucid"))):
         h.save(history_path(tmp_path, h["run"]))
@@ -150,7 +152,7 @@ def test_report_marks_times_taken_under_high_load_unreliable(tmp_path):
     assert "| timing conditions | UNRELIABLE (why: below the table) | ok |" in table
     assert "**PyTorch's times are unreliable**: 1-minute load average 7.50 at its start, on 4 " \
            "usable CPUs with 2 thread(s) of its own" in table
-    assert "waited 6.0 s for a CPU while they ran 19.0 s" in table
+    assert "other processes kept 3.00 of the 4 usable CPUs busy during its training" in table
     assert "Lucid's times are unreliable" not in table
     conditions = text[text.index("Measurement conditions:"):]
     assert "PyTorch PID 11; Lucid PID 12, each started by PID 10" in conditions
@@ -176,7 +178,12 @@ def test_assess_reasons():
     # ... after taking off what the harness's own earlier workers left
     assert assess("torch", _process("torch", loadavg_start=[3.0, 0, 0],
                                     harness_load_start=1.0)) == []
-    starved = _process("torch", cpu_s=4.0, cpu_per_wall=0.4, run_queue_wait_s=0.1)
+    # other processes' CPU during training: 2 free CPUs + 0.25 allowed
+    assert assess("torch", _process("torch", others_cpu_per_wall=2.2)) == []
+    assert assess("torch", _process("torch", others_cpu_per_wall=2.3)) == [
+        "other processes kept 2.30 of the 4 usable CPUs busy during its training, with 2 "
+        "thread(s) of its own"]
+    starved = _process("torch", cpu_s=4.0, cpu_per_wall=0.4)
     assert assess("torch", starved) == ["CPU-to-wall ratio 0.40: it got less than half a CPU"]
 
 

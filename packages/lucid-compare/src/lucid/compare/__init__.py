@@ -6,7 +6,8 @@ trajectory and how long each takes.
     lucid-compare run resnet18-cifar10 --data-dir ~/data --same-init
 
 In Python: ``lucid.compare.main(["run", "lenet5-mnist", "--epochs", "1"])``; the pieces are
-``config.TrainConfig``, ``backends.get_backend``, ``trainer.fit``, ``report.render``,
+``config.TrainConfig``, ``backends.get_backend``, ``trainer.fit``, ``worker.launch`` (each
+run in a process of its own), ``conditions.assess``, ``report.render``,
 ``stats.welch_t_test``.
 """
 

@@ -14,15 +14,18 @@ workers with the same environment (``worker_env``: ``*_NUM_THREADS`` and ``MALLO
   worker at its start (``runnable_others_start``, the median of a few reads of
   ``/proc/loadavg``);
 - over the timed part: wall and CPU time (``getrusage``) and their ratio
-  ``cpu_per_wall``; the time the process's threads waited for a CPU while runnable
-  (``run_queue_wait_s``, from ``/proc/self/task/*/schedstat``).
+  ``cpu_per_wall``; the CPU time other processes spent on the usable CPUs, from
+  ``/proc/stat`` (``others_cpu_s``, and ``others_cpu_per_wall``: how many CPUs they kept
+  busy on average); the time the process's threads waited for a CPU while runnable
+  (``run_queue_wait_s``, from ``/proc/self/task/*/schedstat``; its own threads count, so
+  this is recorded, not judged).
 
 ``assess(framework, record)`` lists the reasons to distrust a worker's times (an empty list:
 none seen): the other framework loaded in the process; more threads than usable CPUs; a
 1-minute load average at the start, less what the harness's own earlier workers left,
-above the usable CPUs minus the worker's threads (plus ``LOAD_SLACK``); threads that
-waited for a CPU more than ``MAX_RUN_QUEUE_WAIT`` of their CPU time; a CPU-to-wall ratio
-under ``MIN_CPU_PER_WALL``. (A framework may leave threads idle in single-threaded ops, so
+above the usable CPUs minus the worker's threads (plus ``LOAD_SLACK``); other processes
+that kept more CPUs busy during training than the worker's threads left free (plus
+``OTHERS_SLACK``); a CPU-to-wall ratio under ``MIN_CPU_PER_WALL``. (A framework may leave threads idle in single-threaded ops, so
 the CPU-to-wall ratio alone tells contention only when it is very low.)
 """
 
@@ -47,8 +50,8 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 ENGINE_FREE = ("lucid.compare", "lucid.data", "lucid.datasets", "lucid._blas", "lucid._elf")
 LIBRARY = re.compile(r"/lib(openblas|scipy_openblas|mkl|gomp|iomp|omp|blas|cblas|dnnl|mkldnn)"
                      r"[^/]*\.so[^/]*$")
-#: a process whose threads waited for a CPU longer than this fraction of their CPU time
-MAX_RUN_QUEUE_WAIT = 0.10
+#: CPUs other processes may keep busy, beyond those the worker leaves free, during training
+OTHERS_SLACK = 0.25
 #: a training process below this CPU-to-wall ratio did not get even half a CPU
 MIN_CPU_PER_WALL = 0.5
 #: load above the free CPUs tolerated at a worker's start (daemons, the harness itself)
@@ -107,6 +110,25 @@ def residual_load(previous, now: float | None = None) -> float:
                for p in previous or () if p.get("wall_s"))
 
 
+def busy_cpu_s() -> float | None:
+    """CPU seconds all processes spent on the usable CPUs since boot (``/proc/stat``: all but
+    idle and I/O wait, steal included)."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    total = 0
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                name, *ticks = line.split()
+                if not name.startswith("cpu") or name == "cpu":
+                    continue
+                if cpus is None or int(name[3:]) in cpus:
+                    t = [int(v) for v in ticks[:8]]  # user nice system idle iowait irq softirq steal
+                    total += sum(t) - t[3] - t[4]
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_queue_wait_s() -> float | None:
     """Seconds this process's live threads spent runnable but waiting for a CPU."""
     total, found = 0, False
@@ -159,7 +181,7 @@ class Probe:
 
     def begin(self) -> None:
         """Start of the timed part."""
-        self._timed = (time.perf_counter(), _cpu_s(), run_queue_wait_s())
+        self._timed = (time.perf_counter(), _cpu_s(), run_queue_wait_s(), busy_cpu_s())
 
     def record(self, threads) -> dict:
         """Everything measured so far (call at the end of the timed part)."""
@@ -176,13 +198,20 @@ class Probe:
             "harness_load_start": self.harness_load_start,
             "loadavg_end": loadavg(),
             "runnable_others_start": self.runnable_others_start,
-            "wall_s": None, "cpu_s": None, "cpu_per_wall": None, "run_queue_wait_s": None,
+            "wall_s": None, "cpu_s": None, "cpu_per_wall": None, "others_cpu_s": None,
+            "others_cpu_per_wall": None, "run_queue_wait_s": None,
         }
-        if self._timed is not None:
-            w0, c0, q0 = self._timed
-            wall, cpu, q1 = time.perf_counter() - w0, _cpu_s() - c0, run_queue_wait_s()
-            out.update(wall_s=wall, cpu_s=cpu, cpu_per_wall=cpu / wall if wall > 0 else None,
-                       run_queue_wait_s=q1 - q0 if q0 is not None and q1 is not None else None)
+        if self._timed is None:
+            return out
+        w0, c0, q0, b0 = self._timed
+        wall, cpu, q1, b1 = (time.perf_counter() - w0, _cpu_s() - c0, run_queue_wait_s(),
+                             busy_cpu_s())
+        out.update(wall_s=wall, cpu_s=cpu, cpu_per_wall=cpu / wall if wall > 0 else None)
+        if q0 is not None and q1 is not None:
+            out["run_queue_wait_s"] = q1 - q0
+        if b0 is not None and b1 is not None:
+            others = max(0.0, b1 - b0 - cpu)
+            out.update(others_cpu_s=others, others_cpu_per_wall=others / wall if wall > 0 else None)
         return out
 
 
@@ -213,9 +242,10 @@ def assess(framework: str, record: dict | None) -> list[str]:
             left = f" ({own:.2f} of it left by the harness's earlier workers)" if own else ""
             reasons.append(f"1-minute load average {load:.2f} at its start{left}, on {cpus} "
                            f"usable CPUs with {threads} thread(s) of its own")
-    wait, cpu = record.get("run_queue_wait_s"), record.get("cpu_s")
-    if wait is not None and cpu and wait > MAX_RUN_QUEUE_WAIT * cpu:
-        reasons.append(f"its threads waited {wait:.1f} s for a CPU while they ran {cpu:.1f} s")
+    others = record.get("others_cpu_per_wall")
+    if others is not None and others > cpus - min(threads, cpus) + OTHERS_SLACK:
+        reasons.append(f"other processes kept {others:.2f} of the {cpus} usable CPUs busy "
+                       f"during its training, with {threads} thread(s) of its own")
     ratio = record.get("cpu_per_wall")
     if ratio is not None and ratio < MIN_CPU_PER_WALL:
         reasons.append(f"CPU-to-wall ratio {ratio:.2f}: it got less than half a CPU")
@@ -265,9 +295,10 @@ def describe(records: dict) -> list[str]:
         lambda r: _fmt(r.get("harness_load_start")))
         + "; other runnable tasks at its start: " + each(
         lambda r: _fmt(r.get("runnable_others_start"), "g")) + ".")
-    lines.append("- CPU time / wall time over training: " + each(
-        lambda r: _fmt(r.get("cpu_per_wall"))) + "; time its threads waited for a CPU: "
-        + each(lambda r: f"{_fmt(r.get('run_queue_wait_s'))} s") + ".")
+    lines.append("- During training: CPU time / wall time " + each(
+        lambda r: _fmt(r.get("cpu_per_wall"))) + "; CPUs kept busy by other processes "
+        + each(lambda r: _fmt(r.get("others_cpu_per_wall"))) + "; time its threads waited "
+        "for a CPU " + each(lambda r: f"{_fmt(r.get('run_queue_wait_s'))} s") + ".")
     libs = each(lambda r: ", ".join(os.path.basename(p) for p in r.get("libraries") or [])
                 or "none found")
     lines.append(f"- BLAS and OpenMP libraries mapped: {libs}.")
