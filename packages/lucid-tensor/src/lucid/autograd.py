@@ -37,51 +37,69 @@ def is_grad_enabled() -> bool:
 
 
 class _SetGradEnabled:
-    """Context manager and decorator that sets whether ops record the graph."""
+    """Context manager and decorator that sets whether ops record the graph.
+
+    Each ``with`` block saves the mode it found and restores it on exit (a stack, so one
+    object may be entered again while inside). As a decorator, every call of the wrapped
+    function runs in a fresh block with this object's mode.
+    """
 
     def __init__(self, enabled: bool):
-        self._enabled = enabled
+        self._enabled = bool(enabled)
+        self._saved = []
 
     def __enter__(self):
-        self._prev = _mode.enabled
+        self._saved.append(_mode.enabled)
         _mode.enabled = self._enabled
         return self
 
     def __exit__(self, *exc):
-        _mode.enabled = self._prev
+        _mode.enabled = self._saved.pop()
         return False
 
     def __call__(self, fn):
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}() decorates a function, got {fn!r}")
+        enabled = self._enabled
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)(self._enabled):
+            with _SetGradEnabled(enabled):
                 return fn(*args, **kwargs)
 
         return wrapper
 
 
-class no_grad(_SetGradEnabled):  # noqa: N801 - PyTorch's name
-    """``with lucid.no_grad():`` or ``@lucid.no_grad()``: ops record no graph."""
+class _FixedMode(_SetGradEnabled):
+    """A mode fixed by the class, usable as PyTorch allows: ``with m():``, ``@m()`` and,
+    as ``torch.no_grad`` since 2.0, ``@m`` without parentheses."""
 
-    def __init__(self):
-        super().__init__(False)
+    _ENABLED: bool
 
-    def __call__(self, fn):
-        return _SetGradEnabled(False)(fn)
+    def __new__(cls, fn=None):
+        if fn is None:
+            return super().__new__(cls)
+        return cls()(fn)  # ``@no_grad`` on a function: the wrapped function, not a mode
+
+    def __init__(self, fn=None):
+        super().__init__(self._ENABLED)
 
 
-class enable_grad(_SetGradEnabled):  # noqa: N801
-    """Re-enables graph recording inside a ``no_grad`` region."""
+class no_grad(_FixedMode):  # noqa: N801 - PyTorch's name
+    """``with lucid.no_grad():``, ``@lucid.no_grad()`` or ``@lucid.no_grad``: no graph."""
 
-    def __init__(self):
-        super().__init__(True)
+    _ENABLED = False
 
-    def __call__(self, fn):
-        return _SetGradEnabled(True)(fn)
+
+class enable_grad(_FixedMode):  # noqa: N801
+    """Re-enables graph recording inside a ``no_grad`` region (``with``, ``@enable_grad()``
+    or ``@enable_grad``)."""
+
+    _ENABLED = True
 
 
 class set_grad_enabled(_SetGradEnabled):  # noqa: N801
-    pass
+    """``with lucid.set_grad_enabled(mode):`` or ``@lucid.set_grad_enabled(mode)``."""
 
 
 class Node:
