@@ -87,6 +87,7 @@ from .ops.random_like import *  # noqa: F403
 from .ops.reduction import *  # noqa: F403
 from .ops.scatter import *  # noqa: F403
 from .ops.shape import *  # noqa: F403
+from .ops.sorting import *  # noqa: F403
 from .ops.views import *  # noqa: F403
 from .serialization import load, save
 

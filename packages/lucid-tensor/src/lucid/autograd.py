@@ -23,6 +23,7 @@ import threading
 import mlx.core as mx
 
 from .errors import GradError
+from .tensor import Tensor
 
 
 class _GradMode(threading.local):
@@ -254,7 +255,7 @@ def run_backward(root, gradient: mx.array, retain_graph: bool) -> None:
 
 def _propagate(root, gradient: mx.array, retain_graph: bool) -> None:
     if root._node is None:
-        _accumulate_leaf(root, gradient)
+        root._accumulate_grad(gradient)
         return
     if root._node.backward is None:
         raise GradError(
@@ -269,7 +270,7 @@ def _propagate(root, gradient: mx.array, retain_graph: bool) -> None:
             if g is None:
                 continue
             if node.retained is not None:
-                _accumulate_leaf(node.retained, g)
+                node.retained._accumulate_grad(g)
             if node.backward is None:
                 raise GradError(f"backward through {node.name} a second time: the graph was freed")
             node.check_versions()
@@ -283,7 +284,7 @@ def _propagate(root, gradient: mx.array, retain_graph: bool) -> None:
                 if pg.dtype != parent.dtype:
                     pg = pg.astype(parent.dtype)
                 if parent._node is None:
-                    _accumulate_leaf(parent, pg)
+                    parent._accumulate_grad(pg)
                 else:
                     key = id(parent._node)
                     grads[key] = pg if key not in grads else grads[key] + pg
@@ -292,10 +293,26 @@ def _propagate(root, gradient: mx.array, retain_graph: bool) -> None:
                 node.parents = ()
 
 
-def _accumulate_leaf(t, g: mx.array) -> None:
-    from .tensor import Tensor
-
-    if t.grad is None:
-        t.grad = Tensor._wrap(g, t.device)
+def backward(self, gradient=None, retain_graph: bool = False) -> None:
+    """``t.backward()``: accumulate ``d t / d leaf`` (times ``gradient``) into every leaf's
+    ``.grad``. Bound as ``Tensor.backward``."""
+    if not self.requires_grad:
+        raise GradError(
+            "backward() on a tensor that does not require grad and has no graph "
+            f"(shape {self.shape}); did you create it under no_grad or from constants?"
+        )
+    if gradient is None:
+        if self._data.size != 1:
+            raise GradError(
+                f"backward() without a gradient needs a scalar output; this one has shape "
+                f"{self.shape}. Pass gradient= of that shape, or reduce it first (e.g. .sum())"
+            )
+        g = mx.ones(self._data.shape, dtype=self.dtype)
     else:
-        t.grad = Tensor._wrap(t.grad._data + g, t.device)
+        g = gradient._data if isinstance(gradient, Tensor) else mx.array(gradient, dtype=self.dtype)
+        if tuple(g.shape) != self.shape:
+            raise GradError(f"backward(): gradient shape {tuple(g.shape)} != tensor shape {self.shape}")
+    run_backward(self, g, retain_graph)
+
+
+TENSOR_METHODS = {"backward": backward}

@@ -62,48 +62,6 @@ def check_size(op: str, shape: tuple, dtype, device=None) -> None:
         )
 
 
-def _to_array(data, dtype, device) -> mx.array:
-    """Convert ``data`` (Tensor, MLX/NumPy array, scalar, nested list) to an MLX array.
-
-    Python floats and float64 arrays become float32 (unless ``dtype`` is float64); Python ints
-    become int64, as in PyTorch.
-    """
-    if isinstance(data, Tensor):
-        arr = data.data
-    elif isinstance(data, mx.array):
-        arr = data
-    else:
-        given = data
-        if not isinstance(data, np.ndarray):
-            try:
-                data = np.asarray(data)
-            except ValueError as err:
-                raise ShapeError(f"tensor: ragged nested sequence, rows differ in length ({err})") from None
-        if data.dtype == object:
-            raise DTypeError(f"cannot make a tensor from {type(data).__name__} of mixed objects")
-        if data.dtype.kind not in "biufc":
-            text = repr(given)
-            text = text if len(text) <= 60 else text[:57] + "..."
-            raise DTypeError(
-                f"tensor: cannot make a tensor from {text} (NumPy dtype {data.dtype}); "
-                "tensors hold numbers and bools"
-            )
-        if data.dtype == np.float64 and (dtype is None or dtype != mx.float64):  # float64 if asked
-            data = data.astype(np.float32)
-        if data.size == 0:  # MLX reductions over an empty array made from NumPy can hang
-            arr = mx.zeros(data.shape, dtype=dtype or _dt.from_numpy_dtype(data.dtype))
-        else:
-            try:
-                arr = mx.array(data, dtype=dtype) if dtype is not None else mx.array(data)
-            except RuntimeError as err:  # e.g. std::bad_cast for float128
-                raise DTypeError(
-                    f"tensor: NumPy dtype {data.dtype} has no Lucid equivalent ({err})"
-                ) from None
-    if dtype is not None and arr.dtype != dtype:
-        arr = arr.astype(dtype)
-    return arr
-
-
 def _shape(shape, op: str = "tensor", dtype=None, device=None) -> tuple:
     """The checked shape tuple of ``*shape`` or ``(shape,)``; with ``dtype``, also checked
     against the device's memory (:func:`check_size`)."""

@@ -8,6 +8,10 @@ Ops are functions in ``lucid.ops``; each one that PyTorch also has as a method i
 here as a method by ``lucid.ops.bind_methods`` at import. The in-place ops (``add_``,
 ``+=``, ``copy_``, ``t[i] = v``, ...) live in ``lucid.ops.inplace``; this file holds the
 storage they swap (``_data``) and its aliasing and version counter.
+
+This is the engine's bottom layer: it imports only ``dtypes``, ``devices`` and ``errors``.
+What needs the layers above (``backward`` from ``autograd``, ``to`` from
+``ops.conversion``) is bound as a method like every op.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ import weakref
 import mlx.core as mx
 import numpy as np
 
-from . import autograd, devices
+from . import devices
 from . import dtypes as _dt
-from .errors import DTypeError, GradError
+from .errors import DTypeError, GradError, ShapeError
 
 
 class Size(int):
@@ -58,10 +62,8 @@ class Tensor:
     __array_priority__ = 1000  # NumPy defers to our reflected operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
-        from .creation import _to_array
-
         self.device = devices.canonical(device)
-        self._data = _to_array(data, _dt.to_dtype(dtype), self.device)
+        self._data = _to_array(data, _dt.to_dtype(dtype))
         self.grad = None
         self._node = None
         self._vc = None
@@ -210,26 +212,6 @@ class Tensor:
         if self._node is not None:
             self._node.retained = self
 
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate ``d self / d leaf`` (times ``gradient``) into every leaf's ``.grad``."""
-        if not self.requires_grad:
-            raise GradError(
-                "backward() on a tensor that does not require grad and has no graph "
-                f"(shape {self.shape}); did you create it under no_grad or from constants?"
-            )
-        if gradient is None:
-            if self._data.size != 1:
-                raise GradError(
-                    f"backward() without a gradient needs a scalar output; this one has shape "
-                    f"{self.shape}. Pass gradient= of that shape, or reduce it first (e.g. .sum())"
-                )
-            g = mx.ones(self._data.shape, dtype=self.dtype)
-        else:
-            g = gradient._data if isinstance(gradient, Tensor) else mx.array(gradient, dtype=self.dtype)
-            if tuple(g.shape) != self.shape:
-                raise GradError(f"backward(): gradient shape {tuple(g.shape)} != tensor shape {self.shape}")
-        autograd.run_backward(self, g, retain_graph)
-
     def detach(self) -> Tensor:
         """A tensor out of the graph that shares this one's storage, as in PyTorch:
         an in-place op on either changes both (and bumps their common version)."""
@@ -244,6 +226,14 @@ class Tensor:
 
     def zero_grad(self) -> None:
         self.grad = None
+
+    def _accumulate_grad(self, g: mx.array) -> None:
+        """``self.grad += g`` for a leaf (a new Tensor each time: a ``.grad`` a user holds
+        keeps its values)."""
+        if self.grad is None:
+            self.grad = Tensor._wrap(g, self.device)
+        else:
+            self.grad = Tensor._wrap(self.grad._data + g, self.device)
 
     # ----- evaluation and conversion ----------------------------------------------
     def eval(self) -> Tensor:
@@ -309,22 +299,6 @@ class Tensor:
         return (self[i] for i in range(self.shape[0]))
 
     # ----- devices and dtypes -----------------------------------------------------
-    def to(self, *args, dtype=None, device=None) -> Tensor:
-        """``to(device)``, ``to(dtype)`` or both; differentiable like any op."""
-        for a in args:
-            if isinstance(a, (mx.Dtype,)) or (not isinstance(a, str) and _is_dtype(a)):
-                dtype = a
-            else:
-                device = a
-        out = self
-        if dtype is not None and _dt.to_dtype(dtype) != self.dtype:
-            out = out.astype(dtype)
-        if device is not None and devices.canonical(device) != self.device:
-            from .ops.conversion import to_device
-
-            out = to_device(out, devices.canonical(device))
-        return out
-
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
@@ -353,9 +327,43 @@ class Tensor:
         return self.astype(dtype)
 
 
-def _is_dtype(a) -> bool:
-    try:
-        _dt.to_dtype(a)
-        return True
-    except Exception:
-        return False
+def _to_array(data, dtype) -> mx.array:
+    """Convert ``data`` (Tensor, MLX/NumPy array, scalar, nested list) to an MLX array.
+
+    Python floats and float64 arrays become float32 (unless ``dtype`` is float64); Python ints
+    become int64, as in PyTorch.
+    """
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, mx.array):
+        arr = data
+    else:
+        given = data
+        if not isinstance(data, np.ndarray):
+            try:
+                data = np.asarray(data)
+            except ValueError as err:
+                raise ShapeError(f"tensor: ragged nested sequence, rows differ in length ({err})") from None
+        if data.dtype == object:
+            raise DTypeError(f"cannot make a tensor from {type(data).__name__} of mixed objects")
+        if data.dtype.kind not in "biufc":
+            text = repr(given)
+            text = text if len(text) <= 60 else text[:57] + "..."
+            raise DTypeError(
+                f"tensor: cannot make a tensor from {text} (NumPy dtype {data.dtype}); "
+                "tensors hold numbers and bools"
+            )
+        if data.dtype == np.float64 and (dtype is None or dtype != mx.float64):  # float64 if asked
+            data = data.astype(np.float32)
+        if data.size == 0:  # MLX reductions over an empty array made from NumPy can hang
+            arr = mx.zeros(data.shape, dtype=dtype or _dt.from_numpy_dtype(data.dtype))
+        else:
+            try:
+                arr = mx.array(data, dtype=dtype) if dtype is not None else mx.array(data)
+            except RuntimeError as err:  # e.g. std::bad_cast for float128
+                raise DTypeError(
+                    f"tensor: NumPy dtype {data.dtype} has no Lucid equivalent ({err})"
+                ) from None
+    if dtype is not None and arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    return arr

@@ -3,6 +3,7 @@
 Each module lists the methods it contributes in ``TENSOR_METHODS``.
 """
 
+from .. import autograd
 from . import (
     arithmetic,
     comparison,
@@ -17,11 +18,13 @@ from . import (
     reduction,
     scatter,
     shape,
+    sorting,
     views,
 )
 
 _MODULES = [arithmetic, conversion, elementwise, reduction, shape, indexing, nn, inplace]
-_MODULES += [comparison, float64, linalg, random_like, scatter, views]
+_MODULES += [comparison, float64, linalg, random_like, scatter, sorting, views]
+_MODULES += [autograd]  # Tensor.backward
 
 
 def bind_methods(cls) -> None:

@@ -2,6 +2,7 @@
 
 import mlx.core as mx
 
+from .. import devices
 from .. import dtypes as _dt
 from ..errors import DTypeError
 from ..function import record, run_on
@@ -39,4 +40,27 @@ def to_device(x: Tensor, device: str) -> Tensor:
     return record("to", out, (x,), lambda g: (g,), device)
 
 
-TENSOR_METHODS = {"astype": astype}
+def _is_dtype(a) -> bool:
+    try:
+        _dt.to_dtype(a)
+        return True
+    except Exception:
+        return False
+
+
+def to(x: Tensor, *args, dtype=None, device=None) -> Tensor:
+    """``x.to(device)``, ``x.to(dtype)`` or both; differentiable like any op."""
+    for a in args:
+        if isinstance(a, mx.Dtype) or (not isinstance(a, str) and _is_dtype(a)):
+            dtype = a
+        else:
+            device = a
+    out = x
+    if dtype is not None and _dt.to_dtype(dtype) != x.dtype:
+        out = astype(out, dtype)
+    if device is not None and devices.canonical(device) != x.device:
+        out = to_device(out, devices.canonical(device))
+    return out
+
+
+TENSOR_METHODS = {"astype": astype, "to": to}

@@ -498,14 +498,9 @@ def cumsum(x, axis=None, *, dim=None):
     return _cumsum(x, axis=_one_axis("cumsum", axis, dim, x.shape))
 
 
-# Sorting and selection live in their own module, built on ``select`` above; they are
-# exported and bound as Tensor methods from here.
-from .sorting import argsort, kthvalue, median, sort, topk  # noqa: E402
-
 __all__ = [
     "sum", "mean", "var", "std", "prod", "max", "min", "amax", "amin", "argmax", "argmin",
-    "all", "any", "norm", "logsumexp", "softmax", "log_softmax", "cumsum",
-    "sort", "argsort", "topk", "kthvalue", "median", "return_types",
+    "all", "any", "norm", "logsumexp", "softmax", "log_softmax", "cumsum", "return_types",
 ]
 
 TENSOR_METHODS = {name: globals()[name] for name in __all__ if name != "return_types"}

@@ -15,6 +15,7 @@ from .. import devices
 from ..errors import LucidError, LucidIndexError, ShapeError
 from ..function import common_device, op, record, run_on, translate_mlx_error
 from ..tensor import Tensor
+from .indexing import getitem
 
 __all__ = [
     "reshape", "view", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "swapaxes",
@@ -396,8 +397,6 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     for k in range(len(pad) // 2):
         widths[x.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
     if any(b < 0 or a < 0 for b, a in widths):
-        from .indexing import getitem
-
         pairs = zip(widths, x.shape, strict=True)
         crop = [slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in pairs]
         x = getitem(x, tuple(crop))

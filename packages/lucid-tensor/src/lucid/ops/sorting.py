@@ -140,3 +140,5 @@ def median(x, dim=None, keepdim=False, *, axis=None):
 
 
 __all__ = ["sort", "argsort", "topk", "kthvalue", "median"]
+
+TENSOR_METHODS = {name: globals()[name] for name in __all__}
