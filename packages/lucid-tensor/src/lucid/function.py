@@ -8,7 +8,9 @@
 The decorated function receives the MLX arrays of its Tensor arguments (other arguments
 pass through unchanged) and returns ``(output array, backward)``; ``backward(g)`` returns
 one gradient per positional argument, in order (``None``, or nothing at the end, for
-arguments that have none). The decorator checks that the tensors share one device, runs
+arguments that have none). A positional argument may also be a list or tuple of Tensors
+(``cat``, ``stack``): the function receives the list of their arrays, each Tensor is an
+input of the graph, and the backward returns a sequence of gradients in that position. The decorator checks that the tensors share one device, runs
 the forward there, wraps MLX's errors into Lucid's naming the op, shapes, dtypes and
 devices, and records the graph when gradients are needed. Broadcasting is undone by the
 engine, so a backward may return gradients of the broadcast shape.
@@ -84,24 +86,58 @@ def record(name: str, out: mx.array, inputs, backward, device: str):
     return result
 
 
+def _is_tensor_list(a) -> bool:
+    return isinstance(a, (list, tuple)) and len(a) > 0 and all(isinstance(t, Tensor) for t in a)
+
+
+def _flatten_grads(args, backward):
+    """A backward for the graph's flat input list, from one returning a gradient sequence
+    in the position of each list-of-tensors argument."""
+
+    def flat(g):
+        out = []
+        for a, grad in zip(args, backward(g)):
+            if _is_tensor_list(a):
+                out.extend(grad if grad is not None else [None] * len(a))
+            else:
+                out.append(grad)
+        return out
+
+    return flat
+
+
 def op(name: str):
     """Decorator turning ``f(arrays...) -> (out, backward)`` into a differentiable Lucid op."""
 
     def decorate(forward):
         @functools.wraps(forward)
         def apply(*args, **kwargs):
-            tensors = [a for a in args if isinstance(a, Tensor)]
+            tensors, raw, inputs, nested = [], [], [], False
+            for a in args:
+                if isinstance(a, Tensor):
+                    tensors.append(a)
+                    raw.append(a._data)
+                    inputs.append(a)
+                elif _is_tensor_list(a):
+                    nested = True
+                    tensors.extend(a)
+                    raw.append([t._data for t in a])
+                    inputs.extend(a)
+                else:
+                    raw.append(a)
+                    inputs.append(None)
             device = common_device(name, tensors)
-            raw = [a._data if isinstance(a, Tensor) else a for a in args]
             try:
                 out, backward = run_on(device, forward, *raw, **kwargs)
             except LucidError:
                 raise
             except (ValueError, TypeError, RuntimeError) as err:
                 raise translate_mlx_error(name, args, err) from err
-            inputs = [a if isinstance(a, Tensor) else None for a in args]
-            if device != devices.get_default_device() and backward is not None:
-                backward = _on_device(device, backward)
+            if backward is not None:
+                if nested:
+                    backward = _flatten_grads(args, backward)
+                if device != devices.get_default_device():
+                    backward = _on_device(device, backward)
             return record(name, out, inputs, backward, device)
 
         apply.op_name = name

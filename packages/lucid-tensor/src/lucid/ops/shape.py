@@ -11,9 +11,8 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from .. import devices
-from ..errors import LucidError, LucidIndexError, ShapeError
-from ..function import common_device, op, record, run_on, translate_mlx_error
+from ..errors import LucidIndexError, ShapeError
+from ..function import op
 from ..tensor import Tensor
 from .indexing import getitem
 
@@ -57,21 +56,6 @@ def _tensors(name: str, tensors) -> list[Tensor]:
     if not tensors:
         raise ShapeError(f"{name}: expects a non-empty list of tensors")
     return tensors
-
-
-def _record_many(name: str, tensors: list[Tensor], forward):
-    """Run ``forward(list of arrays) -> (out, backward)`` on several tensors and record it."""
-    device = common_device(name, tensors)
-    try:
-        out, backward = run_on(device, forward, [t.data for t in tensors])
-    except LucidError:
-        raise
-    except (ValueError, TypeError, RuntimeError) as err:
-        raise translate_mlx_error(name, [tensors], err) from err
-    if device != devices.get_default_device() and backward is not None:
-        inner = backward
-        backward = lambda g: run_on(device, inner, g)  # noqa: E731
-    return record(name, out, tensors, backward, device)
 
 
 # ----- reshaping -------------------------------------------------------------------
@@ -256,13 +240,15 @@ def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
                 f"concatenate: shapes {[t.shape for t in tensors]} must match except along "
                 f"axis {a}"
             )
-    offsets = list(np.cumsum([t.shape[a] for t in tensors])[:-1])
+    offsets = [int(o) for o in np.cumsum([t.shape[a] for t in tensors])[:-1]]
+    return _concatenate(tensors, a, offsets)
 
-    def forward(arrays):
-        out = mx.concatenate(arrays, axis=a)
-        return out, lambda g: mx.split(g, [int(o) for o in offsets], axis=a)
 
-    return _record_many("concatenate", tensors, forward)
+@op("concatenate")
+def _concatenate(arrays, axis, offsets):
+    """out = the arrays joined along ``axis``;  input i's gradient is its slice of g."""
+    out = mx.concatenate(arrays, axis=axis)
+    return out, lambda g: (mx.split(g, offsets, axis=axis),)
 
 
 def cat(tensors, dim: int = 0, *, axis=None) -> Tensor:
@@ -278,14 +264,15 @@ def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
         raise ShapeError(
             f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}"
         )
-    a = _axis("stack", _pick(axis, dim), len(shape) + 1, shape)
+    return _stack(tensors, _axis("stack", _pick(axis, dim), len(shape) + 1, shape))
 
-    def forward(arrays):
-        out = mx.stack(arrays, axis=a)
-        pre = (slice(None),) * a
-        return out, lambda g: [g[pre + (i,)] for i in range(len(arrays))]
 
-    return _record_many("stack", tensors, forward)
+@op("stack")
+def _stack(arrays, axis):
+    """out = the arrays along a new ``axis``;  input i's gradient is g at index i there."""
+    out = mx.stack(arrays, axis=axis)
+    pre = (slice(None),) * axis
+    return out, lambda g: ([g[pre + (i,)] for i in range(len(arrays))],)
 
 
 # ----- splitting -------------------------------------------------------------------
