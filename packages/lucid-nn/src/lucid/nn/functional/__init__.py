@@ -1,7 +1,8 @@
 """``lucid.nn.functional`` (``import lucid.nn.functional as F``): every layer as a function.
 
-Ops written here carry their own backward (linear, batch/layer/group norm, gelu, silu,
-leaky_relu, the losses); the rest are the engine's ops under PyTorch's functional names.
+The engine's ops (``lucid.ops.nn``: linear, activations, normalisations, losses, ...) under
+PyTorch's functional names and signatures; only ``batch_norm`` still writes its own backward
+here.
 """
 
 from .activation import (

@@ -1,14 +1,11 @@
-"""Dropout, embedding, one-hot encoding and padding: the engine's ops, PyTorch's names;
-channel dropout (``dropout2d``) is written here."""
+"""Dropout, channel dropout, embedding, one-hot encoding and padding: the engine's ops
+under PyTorch's names."""
 
 from __future__ import annotations
 
 import warnings
 
 import lucid
-import mlx.core as mx
-from lucid.errors import DTypeError, ShapeError
-from lucid.function import op
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
@@ -35,29 +32,13 @@ def pad(input, pad, mode: str = "constant", value: float = 0.0):
     return lucid.pad(input, pad, mode=mode, value=value)
 
 
-@op("dropout2d")
-def _dropout2d(x, p):
-    """out = x m / (1 - p), one m ~ Bernoulli(1 - p) per (sample, channel);  dx = g m / (1 - p)."""
-    keep = mx.random.bernoulli(1.0 - p, x.shape[:2] + (1,) * (x.ndim - 2))
-    mask = keep.astype(x.dtype) * (1.0 / (1.0 - p) if p < 1 else 0.0)
-    return x * mask, lambda g: (g * mask,)
-
-
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
     """Channel dropout: zero whole channels of ``(N, C, H, W)`` with probability ``p`` and
     scale the rest by ``1 / (1 - p)`` when ``training``. As PyTorch, a 3-D input is read as
     ``(N, C, L)`` (with a warning), not as an unbatched image."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout2d: probability must be in [0, 1], got {p}")
-    if input.ndim not in (3, 4):
-        raise ShapeError(f"dropout2d: expected a 4-D input (N, C, H, W) or 3-D (N, C, L), got "
-                         f"shape {input.shape}")
-    if not input.is_floating_point:
-        raise DTypeError(f"dropout2d: needs a floating-point input, got {input.dtype_name}")
+    out = lucid.dropout2d(input, p, training)  # checks p, shape and dtype first
     if input.ndim == 3:
         warnings.warn("dropout2d: a 3-D input is read as (N, C, L), as in PyTorch: whole "
                       "channels of each sample are dropped, not channels of one (C, H, W) "
                       "image", UserWarning, stacklevel=2)
-    if not training or p == 0.0:
-        return input
-    return _dropout2d(input, float(p))
+    return out

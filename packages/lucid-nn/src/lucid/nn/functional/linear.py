@@ -1,37 +1,10 @@
-"""``linear``: ``y = x W^T + b``, one matrix product over all leading axes."""
+"""``linear``: ``y = x W^T + b`` (the engine's ``lucid.linear``)."""
 
 from __future__ import annotations
 
-import mlx.core as mx
-from lucid.errors import ShapeError
-from lucid.function import op
-
-
-@op("linear")
-def _linear(x, weight, bias):
-    """out = x W^T + b;  dx = g W, dW = g^T x, db = sum of g over the leading axes."""
-    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
-        raise ShapeError(
-            f"linear: input's last axis ({tuple(x.shape)}) must equal in_features "
-            f"(weight {tuple(weight.shape)})"
-        )
-    lead = x.shape[:-1]
-    x2 = x.reshape(-1, x.shape[-1])
-    out = mx.matmul(x2, weight.T)
-    if bias is not None:
-        out = out + bias
-    out = out.reshape(*lead, weight.shape[0])
-
-    def backward(g):
-        g2 = g.reshape(-1, g.shape[-1])
-        dx = mx.matmul(g2, weight).reshape(x.shape)
-        dw = mx.matmul(g2.T, x2)
-        db = mx.sum(g2, axis=0) if bias is not None else None
-        return dx, dw, db
-
-    return out, backward
+import lucid
 
 
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` for ``input`` of shape ``(*, in_features)``."""
-    return _linear(input, weight, bias)
+    return lucid.linear(input, weight, bias)
