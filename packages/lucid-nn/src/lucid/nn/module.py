@@ -5,10 +5,21 @@ replaces it in place, keeping its position); ``register_buffer`` registers non-t
 state such as BatchNorm's running statistics. From that registry come ``parameters()``,
 ``state_dict()`` (keys as PyTorch names them, e.g. ``layer1.0.bn1.running_mean``),
 ``train()``/``eval()``, ``to(device)`` and the PyTorch-style ``repr``.
+
+Hooks, as PyTorch's: ``register_forward_pre_hook(hook)`` runs ``hook(module, args)`` before
+``forward`` (a returned value replaces the inputs), ``register_forward_hook(hook)`` runs
+``hook(module, args, output)`` after it (a returned value replaces the output); each returns
+a ``RemovableHandle``. ``state_dict``/``load_state_dict`` go through each module's
+``_save_to_state_dict``/``_load_from_state_dict``, which a subclass may override (to rename
+a legacy key, say); loading stays atomic: every value is checked and converted before any
+is assigned.
 """
 
 from __future__ import annotations
 
+import contextvars
+import itertools
+import weakref
 from collections import OrderedDict, namedtuple
 from collections.abc import Iterator
 
@@ -26,7 +37,39 @@ class StateDictError(LucidError, RuntimeError):
     """A state dict that does not fit the module: missing or unexpected keys, wrong shapes."""
 
 
+class HookError(LucidError, RuntimeError):
+    """A forward hook returned something the call cannot use."""
+
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+# The (target, array) assignments of the load_state_dict in progress: applied only once
+# every module has checked and converted its values.
+_PENDING_LOAD: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "lucid_nn_pending_load", default=None)
+
+
+class RemovableHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` unregisters the hook; as a
+    context manager, the hook is removed on leaving the block."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, hooks: dict, extra: dict | None = None):
+        self.id = next(RemovableHandle._next_id)
+        self._refs = tuple(weakref.ref(d) for d in (hooks, extra) if d is not None)
+
+    def remove(self) -> None:
+        for ref in self._refs:
+            d = ref()
+            if d is not None:
+                d.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
 
 
 def _addindent(text: str, spaces: int) -> str:
@@ -58,6 +101,7 @@ class Module:
     """Base class: subclasses set layers in ``__init__`` and compute in ``forward``."""
 
     training: bool
+    _version: int = 1  # stored in state_dict()._metadata, read back by _load_from_state_dict
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -70,7 +114,70 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        if not d.get("_forward_pre_hooks") and not d.get("_forward_hooks"):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    # ----- hooks ------------------------------------------------------------------
+    def _hooks(self, name: str) -> dict:
+        """The hook registry ``name`` (created on first use; an OrderedDict, which a
+        handle can refer to weakly)."""
+        reg = self.__dict__.get(name)
+        if reg is None:
+            reg = OrderedDict()
+            object.__setattr__(self, name, reg)
+        return reg
+
+    def _register_hook(self, kind: str, hook, prepend: bool, with_kwargs: bool):
+        if not callable(hook):
+            raise TypeError(f"register_{kind}: hook must be callable, got {type(hook).__name__}")
+        hooks, flagged = self._hooks(f"_{kind}s"), self._hooks(f"_{kind}s_with_kwargs")
+        handle = RemovableHandle(hooks, flagged)
+        hooks[handle.id] = hook
+        if with_kwargs:
+            flagged[handle.id] = True
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every ``forward``; a returned value replaces
+        ``args`` (a non-tuple is wrapped in one). With ``with_kwargs``, ``hook(module, args,
+        kwargs)`` may return a new ``(args, kwargs)``. Hooks run in registration order,
+        ``prepend`` puts this one first."""
+        return self._register_hook("forward_pre_hook", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every ``forward`` (``hook(module, args,
+        kwargs, output)`` with ``with_kwargs``); a returned value replaces the output. The
+        ``args`` are those ``forward`` received, after any pre-hook."""
+        return self._register_hook("forward_hook", hook, prepend, with_kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict):
+        d = self.__dict__
+        flagged = d.get("_forward_pre_hooks_with_kwargs") or {}
+        for hid, hook in list((d.get("_forward_pre_hooks") or {}).items()):
+            if hid in flagged:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise HookError(f"{self._get_name()}: a forward pre-hook with kwargs "
+                                        f"must return None or (args, kwargs), got {result!r}")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        out = self.forward(*args, **kwargs)
+        flagged = d.get("_forward_hooks_with_kwargs") or {}
+        for hid, hook in list((d.get("_forward_hooks") or {}).items()):
+            result = hook(self, args, kwargs, out) if hid in flagged else hook(self, args, out)
+            if result is not None:
+                out = result
+        return out
 
     # ----- registration -----------------------------------------------------------
     def _registry(self, what: str) -> dict:
@@ -351,37 +458,63 @@ class Module:
         return self.to(dtype=mx.bfloat16)
 
     # ----- state dict -------------------------------------------------------------
+    def _save_to_state_dict(self, destination, prefix: str, keep_vars: bool) -> None:
+        """Put this module's own parameters and persistent buffers (not its children's)
+        into ``destination`` under ``prefix + name``."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else Tensor._wrap(p.data, p.device)
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                destination[prefix + name] = b if keep_vars else Tensor._wrap(b.data, b.device)
+
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
-        """Parameters and persistent buffers by dotted name, in registration order."""
-        out = OrderedDict() if destination is None else destination
-        for mod_prefix, mod in self.named_modules(prefix=prefix.rstrip("."),
-                                                  remove_duplicate=False):
-            head = mod_prefix + "." if mod_prefix else ""
-            for name, p in mod._parameters.items():
-                if p is not None:
-                    out[head + name] = p if keep_vars else Tensor._wrap(p.data, p.device)
-            for name, b in mod._buffers.items():
-                if b is not None and name not in mod._non_persistent_buffers:
-                    out[head + name] = b if keep_vars else Tensor._wrap(b.data, b.device)
-        return out
+        """Parameters and persistent buffers by dotted name, in registration order (each
+        module's ``_save_to_state_dict``, then its children's). ``._metadata`` holds each
+        module's ``version``."""
+        if destination is None:
+            destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        if prefix and not prefix.endswith("."):
+            prefix += "."
+        metadata = getattr(destination, "_metadata", None)
+        if metadata is not None:
+            metadata[prefix[:-1]] = {"version": self._version}
+        self._save_to_state_dict(destination, prefix, keep_vars)
+        for name, child in self._modules.items():
+            if child is not None:
+                child.state_dict(destination=destination, prefix=prefix + name + ".",
+                                 keep_vars=keep_vars)
+        return destination
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
-        """Copy values from ``state_dict`` (Tensors or arrays) into parameters and buffers.
+    def _own_state(self) -> dict:
+        """This module's parameters and persistent buffers, by name (``None`` left out)."""
+        own = {k: v for k, v in self._parameters.items() if v is not None}
+        own.update((k, v) for k, v in self._buffers.items()
+                   if v is not None and k not in self._non_persistent_buffers)
+        return own
 
-        Nothing is changed when an error is raised. Shape mismatches are always errors;
-        missing or unexpected keys are errors when ``strict`` and are returned either way.
-        """
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors, updates = [], []
-        for key, target in own.items():
+    def _load_from_state_dict(self, state_dict, prefix: str, local_metadata: dict,
+                              strict: bool, missing_keys: list, unexpected_keys: list,
+                              error_msgs: list) -> None:
+        """Load this module's own entries of ``state_dict`` (keys ``prefix + name``): shape
+        mismatches and unconvertible values go to ``error_msgs``, absent names to
+        ``missing_keys`` and, with ``strict``, keys under ``prefix`` that name nothing here
+        to ``unexpected_keys``. Inside ``load_state_dict`` the values are assigned only once
+        every module has loaded without error. Override to rename legacy keys (read
+        ``local_metadata.get("version")``) before calling this."""
+        own = self._own_state()
+        pending = _PENDING_LOAD.get()
+        for name, target in own.items():
+            key = prefix + name
             if key not in state_dict:
+                if strict:
+                    missing_keys.append(key)
                 continue
             value = state_dict[key]
             shape = tuple(getattr(value, "shape", np.shape(value)))
             if shape != target.shape:
-                errors.append(
+                error_msgs.append(
                     f"size mismatch for {key}: copying a param with shape {shape} from "
                     f"checkpoint, the shape in current model is {target.shape}."
                 )
@@ -390,12 +523,49 @@ class Module:
                 arr = _as_array(value, target)
                 mx.eval(arr)
             except Exception as err:  # noqa: BLE001 - MLX raises bare RuntimeError/bad_cast
-                errors.append(
+                error_msgs.append(
                     f"cannot convert {key} ({type(value).__name__}"
                     f"{_dtype_note(value)}) to {_dt.name(target.dtype)}: {err}"
                 )
                 continue
-            updates.append((target, arr))
+            if pending is None:
+                target.data = arr
+            else:
+                pending.append((target, arr))
+        if strict:
+            for key in state_dict:
+                if not key.startswith(prefix):
+                    continue
+                head, dot, _ = key[len(prefix):].partition(".")
+                if (head not in self._modules) if dot else (head not in own):
+                    unexpected_keys.append(key)
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy values from ``state_dict`` (Tensors or arrays) into parameters and buffers,
+        module by module through ``_load_from_state_dict``.
+
+        Nothing is changed when an error is raised. Shape mismatches are always errors;
+        missing or unexpected keys are errors when ``strict`` and are returned either way.
+        """
+        metadata = getattr(state_dict, "_metadata", None)
+        state_dict = OrderedDict(state_dict)  # overrides may rename keys in this copy
+        missing, unexpected, errors, updates = [], [], [], []
+
+        def load(module, local, prefix):
+            meta = {} if metadata is None else metadata.get(prefix[:-1], {})
+            module._load_from_state_dict(local, prefix, meta, True, missing, unexpected,
+                                         errors)
+            for name, child in module._modules.items():
+                if child is not None:
+                    sub = prefix + name + "."
+                    load(child, OrderedDict((k, v) for k, v in local.items()
+                                            if k.startswith(sub)), sub)
+
+        token = _PENDING_LOAD.set(updates)
+        try:
+            load(self, state_dict, "")
+        finally:
+            _PENDING_LOAD.reset(token)
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: "
