@@ -1,5 +1,7 @@
 """Weight exchange with PyTorch: from_torch_state_dict / to_torch_state_dict."""
 
+import sys
+
 import lucid
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ import torchvision
 from lucid import models
 from lucid.errors import LucidError, ShapeError
 from lucid.models import RESNET_TORCH_NAME_MAP, from_torch_state_dict, to_torch_state_dict
+from lucid.models.convert import to_numpy_state_dict
 from lucid.nn.module import StateDictError
 from models_parity import TorchLeNet5, copy_from_torch, torch_cifar_resnet18
 
@@ -75,12 +78,30 @@ def test_numpy_state_dict_and_numpy_export():
     m = models.lenet_5()
     from_torch_state_dict(m, sd)
     _assert_same_values(m, t.state_dict())
-    out = to_torch_state_dict(m, as_numpy=True)
+    out = to_numpy_state_dict(m)
     assert all(isinstance(v, np.ndarray) for v in out.values())
     assert out["conv1.weight"].shape == (6, 1, 5, 5) and out["conv1.weight"].dtype == np.float32
     # copies: changing the export does not touch the model
     out["fc3.bias"][:] = 7.0
     assert not np.any(m.fc3.bias.numpy() == 7.0)
+
+
+def test_export_has_one_return_type_per_function(monkeypatch):
+    """to_torch_state_dict: torch tensors or a clear ImportError, never NumPy by chance;
+    to_numpy_state_dict: NumPy arrays whether torch is there or not."""
+    m = models.lenet_5()
+    as_torch, as_numpy = to_torch_state_dict(m), to_numpy_state_dict(m)
+    assert list(as_torch) == list(as_numpy)
+    assert all(isinstance(v, torch.Tensor) for v in as_torch.values())
+    for k, v in as_numpy.items():
+        np.testing.assert_array_equal(as_torch[k].numpy(), v, err_msg=k)
+    with pytest.warns(DeprecationWarning, match="to_numpy_state_dict"):
+        old = to_torch_state_dict(m, as_numpy=True)
+    assert all(isinstance(v, np.ndarray) for v in old.values())
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
+    with pytest.raises(ImportError, match="to_torch_state_dict needs PyTorch"):
+        to_torch_state_dict(m)
+    assert all(isinstance(v, np.ndarray) for v in to_numpy_state_dict(m).values())
 
 
 def test_loaded_values_are_copies_and_dtypes_kept():

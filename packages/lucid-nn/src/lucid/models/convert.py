@@ -11,12 +11,15 @@ module names may differ. A ``name_map`` translates Lucid names to PyTorch names:
   else names are taken as they are.
 
 PyTorch's BatchNorm ``num_batches_tracked`` counter is copied when the Lucid model has one
-and ignored otherwise. torch is imported only to build torch tensors in
-``to_torch_state_dict``; loading accepts torch tensors without importing torch.
+and ignored otherwise. Exporting has one function per return type: ``to_torch_state_dict``
+gives torch tensors (it imports torch, and says so when torch is missing),
+``to_numpy_state_dict`` NumPy arrays (no torch needed). Loading accepts either without
+importing torch.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
@@ -130,20 +133,28 @@ def from_torch_state_dict(model: Module, state_dict: Mapping, name_map: NameMap 
     return IncompatibleKeys([k for k, _ in missing], unexpected)
 
 
-def to_torch_state_dict(model: Module, name_map: NameMap = None,
-                        as_numpy: bool = False) -> OrderedDict:
-    """``model``'s parameters and buffers under PyTorch's names.
-
-    Values are torch tensors when torch can be imported (and ``as_numpy`` is false),
-    otherwise NumPy arrays; either way they are copies.
-    """
-    out = OrderedDict(
-        (torch_key, tensor.numpy()) for _, torch_key, tensor in _key_pairs(model, name_map)
+def to_numpy_state_dict(model: Module, name_map: NameMap = None) -> OrderedDict:
+    """``model``'s parameters and buffers under PyTorch's names, as NumPy arrays (copies)."""
+    return OrderedDict(
+        (torch_key, np.array(tensor.numpy()))
+        for _, torch_key, tensor in _key_pairs(model, name_map)
     )
+
+
+def to_torch_state_dict(model: Module, name_map: NameMap = None, *,
+                        as_numpy: bool | None = None) -> OrderedDict:
+    """``model``'s parameters and buffers under PyTorch's names, as torch tensors (copies),
+    ready for ``torch_model.load_state_dict``. Needs torch; ``to_numpy_state_dict`` gives
+    the same as NumPy arrays without it. (``as_numpy=True`` is the deprecated spelling of
+    ``to_numpy_state_dict``.)"""
     if as_numpy:
-        return out
+        warnings.warn("to_torch_state_dict(as_numpy=True) is deprecated: call "
+                      "to_numpy_state_dict", DeprecationWarning, stacklevel=2)
+        return to_numpy_state_dict(model, name_map)
     try:
         import torch
-    except ImportError:
-        return out
-    return OrderedDict((k, torch.from_numpy(np.ascontiguousarray(v))) for k, v in out.items())
+    except ImportError as err:
+        raise ImportError("to_torch_state_dict needs PyTorch (pip install torch); "
+                          "to_numpy_state_dict gives NumPy arrays without it") from err
+    return OrderedDict((k, torch.from_numpy(np.ascontiguousarray(v)))
+                       for k, v in to_numpy_state_dict(model, name_map).items())
