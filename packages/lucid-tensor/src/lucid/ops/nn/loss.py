@@ -209,17 +209,23 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 
 
 # ----- regression -------------------------------------------------------------------
+def _difference_loss(loss, slope, reduction):
+    """A loss of ``d = x - t`` with derivative ``slope`` in ``d``: reduced, and
+    dx = slope g, dt = -dx (both inputs broadcast by the engine)."""
+    out, upstream = _reduce(loss, reduction)
+
+    def backward(g):
+        dx = slope * upstream(g)
+        return dx, -dx
+
+    return out, backward
+
+
 @op("mse_loss")
 def _mse_loss(x, t, reduction="mean"):
     """loss = (x - t)^2;  dx = 2 (x - t) g, dt = -dx."""
     d = x - t
-    out, upstream = _reduce(mx.square(d), reduction)
-
-    def backward(g):
-        dx = 2 * d * upstream(g)
-        return dx, -dx
-
-    return out, backward
+    return _difference_loss(mx.square(d), 2 * d, reduction)
 
 
 def mse_loss(input, target, reduction: str = "mean"):
@@ -232,13 +238,7 @@ def mse_loss(input, target, reduction: str = "mean"):
 def _l1_loss(x, t, reduction="mean"):
     """loss = |x - t|;  dx = sign(x - t) g, dt = -dx."""
     d = x - t
-    out, upstream = _reduce(mx.abs(d), reduction)
-
-    def backward(g):
-        dx = mx.sign(d) * upstream(g)
-        return dx, -dx
-
-    return out, backward
+    return _difference_loss(mx.abs(d), mx.sign(d), reduction)
 
 
 def l1_loss(input, target, reduction: str = "mean"):
@@ -324,14 +324,8 @@ def _smooth_l1_loss(x, t, reduction="mean", beta=1.0):
     else:
         inside = ad < beta
         loss = mx.where(inside, 0.5 * mx.square(d) / beta, ad - 0.5 * beta)
-    out, upstream = _reduce(loss, reduction)
-
-    def backward(g):
-        slope = mx.where(inside, d / beta, mx.sign(d)) if beta else mx.sign(d)
-        dx = slope * upstream(g)
-        return dx, -dx
-
-    return out, backward
+    slope = mx.where(inside, d / beta, mx.sign(d)) if beta else mx.sign(d)
+    return _difference_loss(loss, slope, reduction)
 
 
 def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
@@ -350,13 +344,7 @@ def _huber_loss(x, t, reduction="mean", delta=1.0):
     d = x - t
     ad = mx.abs(d)
     loss = mx.where(ad < delta, 0.5 * mx.square(d), delta * (ad - 0.5 * delta))
-    out, upstream = _reduce(loss, reduction)
-
-    def backward(g):
-        dx = mx.clip(d, -delta, delta) * upstream(g)
-        return dx, -dx
-
-    return out, backward
+    return _difference_loss(loss, mx.clip(d, -delta, delta), reduction)
 
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
