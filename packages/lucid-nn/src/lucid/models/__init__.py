@@ -8,7 +8,7 @@
 
 import lucid._engine  # noqa: F401  (the tensor engine, before its modules are used)
 
-from .convert import from_torch_state_dict, renamer, to_torch_state_dict
+from .convert import from_torch_state_dict, renamer, to_numpy_state_dict, to_torch_state_dict
 from .lenet import LeNet5, lenet_5
 from .resnet import (
     RESNET_TORCH_NAME_MAP,
@@ -32,6 +32,6 @@ Bottleneck = _Bottleneck
 __all__ = [
     "LeNet5", "lenet_5", "ResNet", "BasicBlock", "Bottleneck", "resnet_18", "resnet_34",
     "resnet_50", "resnet_101", "resnet_152", "resnet_cifar", "cifar_stem",
-    "build_cifar_resnet18", "init_resnet_weights", "RESNET_TORCH_NAME_MAP",
+    "build_cifar_resnet18", "init_resnet_weights", "RESNET_TORCH_NAME_MAP", "to_numpy_state_dict",
     "from_torch_state_dict", "to_torch_state_dict", "renamer",
 ]
