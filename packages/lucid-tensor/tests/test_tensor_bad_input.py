@@ -39,7 +39,7 @@ def test_numpy_dtype_without_lucid_equivalent_is_a_dtype_error():
     ],
 )
 def test_sizes_must_be_ints(make):
-    with pytest.raises(DTypeError, match="sizes must be ints"):
+    with pytest.raises(lucid.ArgumentTypeError, match="sizes must be ints"):
         make()
 
 

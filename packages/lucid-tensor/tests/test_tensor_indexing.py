@@ -300,7 +300,7 @@ def test_gather_errors():
         x.gather(1, lucid.tensor([[0], [0], [0], [0]]))
     with pytest.raises(DTypeError, match="gather: index must be an integer"):
         x.gather(0, lucid.tensor([[0.0]]))
-    with pytest.raises(LucidIndexError, match="gather: dim 2"):
+    with pytest.raises(LucidIndexError, match="gather: axis 2"):
         x.gather(2, lucid.tensor([[0]]))
 
 

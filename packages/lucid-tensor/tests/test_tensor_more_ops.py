@@ -214,7 +214,7 @@ def test_scatter_in_place_in_the_graph_gives_torchs_gradients():
 @pytest.mark.parametrize("call, error, pattern", [
     (lambda x: x.scatter(0, lucid.tensor([[3, 0]]), lucid.ones(1, 2)), LucidIndexError,
      r"index 3 is out of range for axis 0 of size 3"),
-    (lambda x: x.scatter(2, lucid.tensor([[0]]), lucid.ones(1, 1)), LucidIndexError, "dim 2"),
+    (lambda x: x.scatter(2, lucid.tensor([[0]]), lucid.ones(1, 1)), LucidIndexError, "axis 2"),
     (lambda x: x.scatter(0, lucid.tensor([0, 1]), lucid.ones(2)), ShapeError,
      r"index of shape \(2,\) must have as many dims"),
     (lambda x: x.scatter(0, lucid.tensor([[0, 1, 2, 0, 1]]), lucid.ones(1, 5)), ShapeError,

@@ -50,13 +50,18 @@ from .dtypes import (
     long,
 )
 from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
     CheckpointError,
+    CheckpointWriteError,
     DeviceError,
     DTypeError,
     GradError,
+    IntegerDivisionByZeroError,
     LucidError,
     LucidIndexError,
     ShapeError,
+    TensorTooLargeError,
 )
 from .function import op
 from .ops import bind_methods as _bind_methods

@@ -18,19 +18,16 @@ import numpy as np
 
 from . import devices
 from . import dtypes as _dt
-from .errors import DTypeError, LucidError, ShapeError
+from .errors import (  # noqa: F401  (ArgumentError re-exported: random.py takes it from here)
+    ArgumentError,
+    ArgumentTypeError,
+    ShapeError,
+    TensorTooLargeError,
+)
 from .function import run_on
 from .tensor import Tensor
 
 _MAX_DIM = 2**31 - 1
-
-
-class TensorTooLargeError(ShapeError, MemoryError):
-    """A tensor larger than the device's memory was asked for."""
-
-
-class ArgumentError(LucidError, ValueError):
-    """An argument value the op does not accept (e.g. ``randint`` with ``low >= high``)."""
 
 
 @functools.cache
@@ -69,7 +66,7 @@ def _shape(shape, op: str = "tensor", dtype=None, device=None) -> tuple:
         shape = tuple(shape[0])
     for s in shape:
         if isinstance(s, builtins.bool) or not isinstance(s, (builtins.int, np.integer)):
-            raise DTypeError(
+            raise ArgumentTypeError(
                 f"{op}: sizes must be ints, got {s!r} ({type(s).__name__}) in {tuple(shape)}"
             )
     shape = tuple(builtins.int(s) for s in shape)

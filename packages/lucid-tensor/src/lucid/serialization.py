@@ -39,7 +39,7 @@ import mlx.core as mx
 import numpy as np
 
 from . import devices
-from .errors import CheckpointError
+from .errors import CheckpointError, CheckpointWriteError
 from .tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError", "CheckpointWriteError"]
@@ -51,10 +51,6 @@ MAX_DEPTH = 100
 STALE_TEMP_AGE = 24 * 3600
 _TEMP = re.compile(r"\..+?\.(?:(?P<pid>\d+)\.)?[0-9a-f]{12}\.tmp\.safetensors")
 
-
-class CheckpointWriteError(CheckpointError, OSError):
-    """A checkpoint could not be written (read-only folder, full disk); the previous file
-    at that path, if any, is unchanged."""
 _META_KEY = "lucid"
 _RESERVED = "__metadata__"  # the safetensors header key that cannot name a tensor
 

@@ -7,7 +7,7 @@ gradients of the broadcast shape.
 import mlx.core as mx
 import numpy as np
 
-from ..errors import LucidError
+from ..errors import IntegerDivisionByZeroError
 from ..function import op
 
 
@@ -40,10 +40,6 @@ def div(x, y):
     """out = x / y;  dx = g / y, dy = -g x / y^2."""
     out = mx.divide(x, y)
     return out, lambda g: (g / y, -g * out / y)
-
-
-class IntegerDivisionByZeroError(LucidError, ZeroDivisionError):
-    """Integer ``//`` by zero (PyTorch raises too; floats give ``inf``/``nan``)."""
 
 
 @op("floor_divide")

@@ -11,7 +11,7 @@ import mlx.core as mx
 import numpy as np
 
 from .. import dtypes as _dt
-from ..errors import DTypeError
+from ..errors import ArgumentTypeError, DTypeError
 from ..function import op
 from ..tensor import Tensor
 
@@ -162,7 +162,7 @@ def _clamp(x, lo, hi):
     half on a tie (x equal to both bounds keeps it all); when lo > hi the output is hi.
     """
     if lo is None and hi is None:
-        raise DTypeError("clamp: at least one of min and max must be given")
+        raise ArgumentTypeError("clamp: at least one of min and max must be given")
     out = x
     if lo is not None:
         out = mx.maximum(out, lo)

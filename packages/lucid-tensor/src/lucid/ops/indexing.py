@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import DTypeError, LucidIndexError, ShapeError
 from ..function import op
 from ..tensor import Tensor
+from .axes import axis as _axis
 
 __all__ = ["getitem", "gather", "take", "index_select", "masked_fill", "nonzero"]
 
@@ -262,12 +263,6 @@ def _int_index(name: str, index) -> mx.array:
     if not mx.issubdtype(a.dtype, mx.integer):
         raise DTypeError(f"{name}: index must be an integer tensor, got dtype {a.dtype}")
     return a
-
-
-def _axis(name: str, axis: int, ndim: int, shape) -> int:
-    if not -max(ndim, 1) <= axis < max(ndim, 1):
-        raise LucidIndexError(f"{name}: dim {axis} is out of range for shape {tuple(shape)}")
-    return axis % ndim if ndim else 0
 
 
 @op("gather")

@@ -18,58 +18,24 @@ return the values only and, like ``torch.amax``, split the gradient evenly betwe
 
 from __future__ import annotations
 
-import builtins
 import math
-import operator
 
 import mlx.core as mx
 
 from .. import dtypes as _dt
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentError, DTypeError, ShapeError
 from ..function import op, run_on
 from ..tensor import Tensor
+from . import axes as _axes
 from . import elementwise, return_types
 
 _INTEGER = (mx.bool_, mx.int8, mx.int16, mx.int32, mx.uint8, mx.uint16, mx.uint32)
 
 
 # ----- axis handling ----------------------------------------------------------------
-def normalize_axes(name: str, axis, shape) -> tuple | None:
-    """``axis`` (int, sequence or None) as a sorted tuple of non-negative axes of ``shape``."""
-    if axis is None:
-        return None
-    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
-    ndim = len(shape)
-    if ndim == 0 and axes and builtins.all(a in (0, -1) for a in axes):
-        return None  # a 0-d tensor accepts axis 0 / -1, as in PyTorch
-    out = []
-    for a in axes:
-        try:
-            a = operator.index(a)
-        except TypeError:
-            raise ShapeError(
-                f"{name}: axis must be an int or a tuple of ints, got {axis!r}"
-            ) from None
-        if not -ndim <= a < ndim:
-            raise ShapeError(
-                f"{name}: axis {a} is out of range for a tensor of shape {tuple(shape)} "
-                f"(ndim {ndim}; valid axes are {-ndim}..{ndim - 1})"
-            )
-        out.append(a % ndim)
-    if len(set(out)) != len(out):
-        raise ShapeError(f"{name}: axis {axis!r} repeats an axis (shape {tuple(shape)})")
-    return tuple(sorted(out))
-
-
-def _pick(name, axis, dim, keepdims, keepdim):
-    """Merge the NumPy spellings with PyTorch's aliases."""
-    if dim is not None:
-        if axis is not None:
-            raise ShapeError(f"{name}: pass axis= or dim=, not both")
-        axis = dim
-    if keepdim is not None:
-        keepdims = keepdim
-    return axis, bool(keepdims)
+def _aliases(name, axis, dim, keepdims, keepdim):
+    """Merge the NumPy spellings (``axis=``, ``keepdims=``) with PyTorch's aliases."""
+    return _axes.pick(name, axis, dim), bool(keepdims if keepdim is None else keepdim)
 
 
 def _count(shape, axes) -> int:
@@ -91,7 +57,7 @@ def _reduction(name, impl):
     """A function ``f(x, axis=None, keepdims=False, *, dim=None, keepdim=None, **kw)``."""
 
     def fn(x, axis=None, keepdims=False, *, dim=None, keepdim=None, **kwargs):
-        axis, keepdims = _pick(name, axis, dim, keepdims, keepdim)
+        axis, keepdims = _aliases(name, axis, dim, keepdims, keepdim)
         return impl(x, axis=axis, keepdims=keepdims, **kwargs)
 
     fn.__name__ = name
@@ -106,7 +72,7 @@ def _sum(x, axis=None, keepdims=False, dtype=None):
 
     Integer and bool inputs sum to int64, as in PyTorch.
     """
-    axes = normalize_axes("sum", axis, x.shape)
+    axes = _axes.axes("sum", axis, x.shape)
     if dtype is not None:
         x = x.astype(_dt.to_dtype(dtype))
     elif x.dtype in _INTEGER:
@@ -121,7 +87,7 @@ def _mean(x, axis=None, keepdims=False):
 
     Integer inputs give float32 means (PyTorch refuses them).
     """
-    axes = normalize_axes("mean", axis, x.shape)
+    axes = _axes.axes("mean", axis, x.shape)
     out = mx.mean(x, axis=axes, keepdims=keepdims)
     n = _count(x.shape, axes)
     return out, lambda g: (_expand(g * (1.0 / n if n else math.nan), x.shape, axes, keepdims),)
@@ -130,7 +96,7 @@ def _mean(x, axis=None, keepdims=False):
 def _ddof(name, ddof, unbiased, correction) -> float:
     given = [v for v in (ddof, unbiased, correction) if v is not None]
     if len(given) > 1:
-        raise ShapeError(f"{name}: give only one of ddof=, unbiased=, correction=")
+        raise ArgumentError(f"{name}: give only one of ddof=, unbiased=, correction=")
     if unbiased is not None:
         return 1 if unbiased else 0
     return given[0] if given else 1
@@ -138,7 +104,7 @@ def _ddof(name, ddof, unbiased, correction) -> float:
 
 def _moments(name, x, axis, keepdims, ddof):
     """(sum of squared deviations / (n - ddof), deviations, n - ddof)."""
-    axes = normalize_axes(name, axis, x.shape)
+    axes = _axes.axes(name, axis, x.shape)
     d = x - mx.mean(x, axis=axes, keepdims=True)
     denom = _count(x.shape, axes) - ddof
     ss = mx.sum(mx.square(d), axis=axes, keepdims=keepdims)
@@ -177,14 +143,14 @@ def var(x, axis=None, keepdims=False, *, ddof=None, unbiased=None, correction=No
     or NumPy's ``ddof=k`` set it; give at most one. n - c <= 0 gives nan (inf for a
     nonzero sum), as in PyTorch. BatchNorm-style normalisation wants ``correction=0``.
     """
-    axis, keepdims = _pick("var", axis, dim, keepdims, keepdim)
+    axis, keepdims = _aliases("var", axis, dim, keepdims, keepdim)
     return _var(x, axis=axis, keepdims=keepdims, ddof=_ddof("var", ddof, unbiased, correction))
 
 
 def std(x, axis=None, keepdims=False, *, ddof=None, unbiased=None, correction=None,
         dim=None, keepdim=None):
     """Standard deviation, ``sqrt(var(...))``, with the same arguments as ``var``."""
-    axis, keepdims = _pick("std", axis, dim, keepdims, keepdim)
+    axis, keepdims = _aliases("std", axis, dim, keepdims, keepdim)
     return _std(x, axis=axis, keepdims=keepdims, ddof=_ddof("std", ddof, unbiased, correction))
 
 
@@ -195,7 +161,7 @@ def _prod(x, axis=None, keepdims=False):
     The product of the others is an exclusive cumulative product from both sides, so
     zeros in x are handled exactly.
     """
-    axes = normalize_axes("prod", axis, x.shape)
+    axes = _axes.axes("prod", axis, x.shape)
     if x.dtype in _INTEGER:
         x = x.astype(mx.int64)
     out = mx.prod(x, axis=axes, keepdims=keepdims)
@@ -228,7 +194,7 @@ def _extreme(name, mx_fn):
 
         dx = g / k at the k positions that attain the extreme (``torch.amax`` semantics).
         """
-        axes = normalize_axes(name, axis, x.shape)
+        axes = _axes.axes(name, axis, x.shape)
         if x.size == 0:
             raise ShapeError(f"{name}: reduction of an empty tensor (shape {x.shape}) has no value")
         kept = mx_fn(x, axis=axes, keepdims=True)
@@ -283,18 +249,16 @@ def select(name, x, index, axis, keepdims, result):
 def one_axis(name, x, axis, dim, keepdims, keepdim):
     """(x, axis, keepdims) for an op along one axis; a 0-d x becomes 1-d (its results
     are 0-d again), and an empty axis is an error."""
-    axis, keepdims = _pick(name, axis, dim, keepdims, keepdim)
-    if isinstance(axis, (tuple, list)):
-        raise ShapeError(f"{name}: axis must be one int, got {axis!r}")
-    axes = normalize_axes(name, axis, x.shape)
-    if axes is None:  # a 0-d tensor
+    axis, keepdims = _aliases(name, axis, dim, keepdims, keepdim)
+    axis = _axes.one(name, axis, x.shape)
+    if axis is None:  # a 0-d tensor
         return x.reshape(1), 0, False
-    if x.shape[axes[0]] == 0:
+    if x.shape[axis] == 0:
         raise ShapeError(
-            f"{name}: axis {axes[0]} of a tensor of shape {tuple(x.shape)} is empty: "
+            f"{name}: axis {axis} of a tensor of shape {tuple(x.shape)} is empty: "
             "there is nothing to select along it"
         )
-    return x, axes[0], keepdims
+    return x, axis, keepdims
 
 
 def _extreme_along(name, mx_arg, x, axis, keepdims, dim, keepdim):
@@ -336,10 +300,7 @@ def _arg(name, mx_fn):
     @op(name)
     def forward(x, axis=None, keepdims=False):
         """Index of the first extreme value over one ``axis`` (flattened when None), int64."""
-        if isinstance(axis, (tuple, list)):
-            raise ShapeError(f"{name}: axis must be one int or None, got {axis!r}")
-        axes = normalize_axes(name, axis, x.shape)
-        axis = None if axes is None else axes[0]
+        axis = _axes.one(name, axis, x.shape)
         if x.size == 0:
             raise ShapeError(f"{name}: empty tensor (shape {x.shape}) has no extreme")
         return mx_fn(x, axis=axis, keepdims=keepdims).astype(mx.int64), None
@@ -355,13 +316,13 @@ argmin = _arg("argmin", mx.argmin)
 @op("all")
 def _all(x, axis=None, keepdims=False):
     """True where every element over ``axis`` is nonzero."""
-    return mx.all(x, axis=normalize_axes("all", axis, x.shape), keepdims=keepdims), None
+    return mx.all(x, axis=_axes.axes("all", axis, x.shape), keepdims=keepdims), None
 
 
 @op("any")
 def _any(x, axis=None, keepdims=False):
     """True where some element over ``axis`` is nonzero."""
-    return mx.any(x, axis=normalize_axes("any", axis, x.shape), keepdims=keepdims), None
+    return mx.any(x, axis=_axes.axes("any", axis, x.shape), keepdims=keepdims), None
 
 
 all = _reduction("all", _all)  # noqa: A001
@@ -377,13 +338,13 @@ def _norm(x, p=2, axis=None, keepdims=False):
     p = inf / -inf: max / min of |x|, gradient split between ties;  other p > 0:
     dx = g x |x|^(p-2) / out^(p-1).
     """
-    axes = normalize_axes("norm", axis, x.shape)
+    axes = _axes.axes("norm", axis, x.shape)
     if not _dt.is_floating(x.dtype):
         raise DTypeError(f"norm: needs a floating-point tensor, got {_dt.name(x.dtype)}")
     if p == "fro":
         p = 2
     if not isinstance(p, (int, float)) or p <= 0 and p != -math.inf:
-        raise ShapeError(f"norm: p must be a positive number, inf, -inf or 'fro', got {p!r}")
+        raise ArgumentError(f"norm: p must be a positive number, inf, -inf or 'fro', got {p!r}")
     expand = lambda a: _expand(a, x.shape, axes, keepdims)  # noqa: E731
     if p == 2:
         out = mx.sqrt(mx.sum(mx.square(x), axis=axes, keepdims=keepdims))
@@ -415,28 +376,19 @@ def _norm(x, p=2, axis=None, keepdims=False):
 
 def norm(x, p=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Vector p-norm over ``axis`` (default: all elements; ``p=2``)."""
-    axis, keepdims = _pick("norm", axis, dim, keepdims, keepdim)
+    axis, keepdims = _aliases("norm", axis, dim, keepdims, keepdim)
     return _norm(x, p=p, axis=axis, keepdims=keepdims)
 
 
 # ----- along one axis ---------------------------------------------------------------
 def _one_axis(name, axis, dim, shape, default=None):
-    if dim is not None:
-        axis = dim
-    if axis is None:
-        axis = default
-    if axis is None:
-        return None
-    if isinstance(axis, (tuple, list)):
-        raise ShapeError(f"{name}: axis must be one int, got {axis!r}")
-    axes = normalize_axes(name, axis, shape)
-    return None if axes is None else axes[0]
+    return _axes.one(name, _axes.pick(name, axis, dim, default), shape)
 
 
 @op("logsumexp")
 def _logsumexp(x, axis=None, keepdims=False):
     """out = log sum e^x, computed as m + log sum e^(x - m);  dx = g e^(x - out)."""
-    axes = normalize_axes("logsumexp", axis, x.shape)
+    axes = _axes.axes("logsumexp", axis, x.shape)
     out = mx.logsumexp(x, axis=axes, keepdims=keepdims)
 
     def backward(g):

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentTypeError, DTypeError, ShapeError
 from ..function import op
 from ..tensor import Tensor
-from .indexing import _axis, _bounds, _check_range, _int_index
+from .axes import axis as _axis
+from .indexing import _bounds, _check_range, _int_index
 from .inplace import _apply
 
 __all__ = ["scatter", "scatter_add"]
@@ -81,7 +82,7 @@ def _scatter_add(x, dim, index, src):
 def _check(name: str, x: Tensor, dim, index, src):
     """The checked axis and index tensor (shapes, dtypes, bounds as PyTorch)."""
     if not isinstance(x, Tensor):
-        raise ShapeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+        raise ArgumentTypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
     idx = _int_index(name, index)
     if x.ndim == 0 and idx.ndim == 0:
         idx = idx.reshape(1)
@@ -133,7 +134,7 @@ def scatter(x: Tensor, dim: int, index, src=None, *, value=None) -> Tensor:
     if src is None:
         src = value
     if src is None:
-        raise ShapeError("scatter: give src (a tensor) or value (a number)")
+        raise ArgumentTypeError("scatter: give src (a tensor) or value (a number)")
     if not isinstance(src, Tensor) and not isinstance(src, (int, float, bool)):
         src = Tensor(src, device=x.device)
     d, idx = _check("scatter", x, dim, index, src)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from ..errors import LucidIndexError, ShapeError
+from ..errors import ArgumentError, ArgumentTypeError, ShapeError
 from ..function import op
 from ..tensor import Tensor
+from .axes import axis as _axis
+from .axes import pick
 from .indexing import getitem
 
 __all__ = [
@@ -24,22 +26,6 @@ __all__ = [
 
 
 # ----- helpers ---------------------------------------------------------------------
-def _pick(axis, dim):
-    """``dim=`` is PyTorch's name for ``axis=``."""
-    return axis if dim is None else dim
-
-
-def _axis(name: str, axis, ndim: int, shape=None) -> int:
-    """``axis`` in ``[-ndim, ndim)`` as a non-negative int."""
-    axis, n = int(axis), max(ndim, 1)  # a 0-d tensor accepts axis 0 and -1, as in PyTorch
-    if not -n <= axis < n:
-        raise LucidIndexError(
-            f"{name}: axis {axis} is out of range for a tensor with {ndim} dims"
-            + (f" (shape {tuple(shape)})" if shape is not None else "")
-        )
-    return axis % n if ndim else 0
-
-
 def _sizes(args) -> tuple:
     """``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` all mean the shape ``(2, 3)``."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
@@ -51,10 +37,10 @@ def _sizes(args) -> tuple:
 
 def _tensors(name: str, tensors) -> list[Tensor]:
     if isinstance(tensors, Tensor):
-        raise ShapeError(f"{name}: expects a list or tuple of tensors, got one Tensor")
+        raise ArgumentTypeError(f"{name}: expects a list or tuple of tensors, got one Tensor")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
-        raise ShapeError(f"{name}: expects a non-empty list of tensors")
+        raise ArgumentError(f"{name}: expects a non-empty list of tensors")
     return tensors
 
 
@@ -100,14 +86,14 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     s = _axis("flatten", start_dim, x.ndim, x.shape)
     e = _axis("flatten", end_dim, x.ndim, x.shape)
     if s > e:
-        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        raise ArgumentError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = x.shape
     return reshape(x, shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
 
 
 def squeeze(x: Tensor, axis=None, *, dim=None) -> Tensor:
     """Drop axes of length 1 (all of them, or those named that have length 1, as PyTorch)."""
-    axis = _pick(axis, dim)
+    axis = pick("squeeze", axis, dim)
     if axis is None:
         keep = tuple(n for n in x.shape if n != 1)
     else:
@@ -119,7 +105,7 @@ def squeeze(x: Tensor, axis=None, *, dim=None) -> Tensor:
 
 def unsqueeze(x: Tensor, axis=None, *, dim=None) -> Tensor:
     """Insert an axis of length 1 at ``axis`` (in ``[-ndim - 1, ndim]``)."""
-    a = _axis("unsqueeze", _pick(axis, dim), x.ndim + 1, x.shape)
+    a = _axis("unsqueeze", pick("unsqueeze", axis, dim), x.ndim + 1, x.shape)
     return _reshape(x, x.shape[:a] + (1,) + x.shape[a:])
 
 
@@ -147,7 +133,7 @@ def transpose(x: Tensor, dim0=None, dim1=None) -> Tensor:
     if isinstance(dim0, (tuple, list)):  # NumPy's transpose(axes)
         return permute(x, tuple(dim0))
     if dim1 is None:
-        raise ShapeError("transpose: give two axes to swap, e.g. x.transpose(0, 1)")
+        raise ArgumentTypeError("transpose: give two axes to swap, e.g. x.transpose(0, 1)")
     a = _axis("transpose", dim0, x.ndim, x.shape)
     b = _axis("transpose", dim1, x.ndim, x.shape)
     axes = list(range(x.ndim))
@@ -164,7 +150,7 @@ def moveaxis(x: Tensor, source, destination) -> Tensor:
     src = source if isinstance(source, (tuple, list)) else (source,)
     dst = destination if isinstance(destination, (tuple, list)) else (destination,)
     if len(src) != len(dst):
-        raise ShapeError(
+        raise ArgumentError(
             f"moveaxis: source {source} and destination {destination} differ in length"
         )
     src = [_axis("moveaxis", a, x.ndim, x.shape) for a in src]
@@ -226,13 +212,13 @@ def expand(x: Tensor, *sizes) -> Tensor:
 
 
 # ----- joining ---------------------------------------------------------------------
-def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
+def concatenate(tensors, axis: int | None = None, *, dim=None) -> Tensor:
     """Join tensors along an existing axis;  each input's gradient is its slice of g."""
     tensors = _tensors("concatenate", tensors)
     nd = tensors[0].ndim
     if nd == 0:
         raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
-    a = _axis("concatenate", _pick(axis, dim), nd, tensors[0].shape)
+    a = _axis("concatenate", pick("concatenate", axis, dim, default=0), nd, tensors[0].shape)
     ref = tensors[0].shape
     for t in tensors:
         if t.ndim != nd or t.shape[:a] + t.shape[a + 1:] != ref[:a] + ref[a + 1:]:
@@ -251,12 +237,12 @@ def _concatenate(arrays, axis, offsets):
     return out, lambda g: (mx.split(g, offsets, axis=axis),)
 
 
-def cat(tensors, dim: int = 0, *, axis=None) -> Tensor:
-    """PyTorch's name for ``concatenate``."""
-    return concatenate(tensors, _pick(dim, axis))
+def cat(tensors, dim: int | None = None, *, axis=None) -> Tensor:
+    """PyTorch's name for ``concatenate`` (along ``dim``, 0 by default)."""
+    return concatenate(tensors, pick("cat", axis, dim, default=0))
 
 
-def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
+def stack(tensors, axis: int | None = None, *, dim=None) -> Tensor:
     """Join equal-shape tensors along a new axis;  input i's gradient is ``g`` at index i."""
     tensors = _tensors("stack", tensors)
     shape = tensors[0].shape
@@ -264,7 +250,7 @@ def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
         raise ShapeError(
             f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}"
         )
-    return _stack(tensors, _axis("stack", _pick(axis, dim), len(shape) + 1, shape))
+    return _stack(tensors, _axis("stack", pick("stack", axis, dim, default=0), len(shape) + 1, shape))
 
 
 @op("stack")
@@ -291,12 +277,12 @@ def _pieces(x: Tensor, axis: int, sizes) -> tuple:
     return tuple(_narrow(x, axis, int(s), int(e)) for s, e in spans)
 
 
-def split(x: Tensor, split_size_or_sections, dim: int = 0, *, axis=None) -> tuple:
+def split(x: Tensor, split_size_or_sections, dim: int | None = None, *, axis=None) -> tuple:
     """PyTorch's split: pieces of length ``n`` (the last may be shorter), or of the listed lengths.
 
     Each piece is its own output: its gradient is ``g`` padded with zeros to x's length.
     """
-    a = _axis("split", _pick(dim, axis), x.ndim, x.shape)
+    a = _axis("split", pick("split", axis, dim, default=0), x.ndim, x.shape)
     n = x.shape[a]
     if isinstance(split_size_or_sections, (list, tuple)):
         sizes = [int(s) for s in split_size_or_sections]
@@ -308,24 +294,24 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0, *, axis=None) -> tupl
     else:
         size = int(split_size_or_sections)
         if size <= 0 and not (size == 0 and n == 0):
-            raise ShapeError(f"split: split size must be positive, got {size}")
+            raise ArgumentError(f"split: split size must be positive, got {size}")
         sizes = [size] * (n // size) + ([n % size] if n % size else []) if n else [0]
     return _pieces(x, a, sizes)
 
 
-def chunk(x: Tensor, chunks: int, dim: int = 0, *, axis=None) -> tuple:
+def chunk(x: Tensor, chunks: int, dim: int | None = None, *, axis=None) -> tuple:
     """Split into ``chunks`` pieces of length ``ceil(n / chunks)`` (fewer if n is small)."""
     if int(chunks) <= 0:
-        raise ShapeError(f"chunk: number of chunks must be positive, got {chunks}")
-    a = _axis("chunk", _pick(dim, axis), x.ndim, x.shape)
+        raise ArgumentError(f"chunk: number of chunks must be positive, got {chunks}")
+    a = _axis("chunk", pick("chunk", axis, dim, default=0), x.ndim, x.shape)
     n = x.shape[a]
     size = -(-n // int(chunks))
     return split(x, max(size, 1) if n else 0, a)
 
 
-def unbind(x: Tensor, dim: int = 0, *, axis=None) -> tuple:
+def unbind(x: Tensor, dim: int | None = None, *, axis=None) -> tuple:
     """The slices ``x[i]`` along ``dim``, each without that axis."""
-    a = _axis("unbind", _pick(dim, axis), x.ndim, x.shape)
+    a = _axis("unbind", pick("unbind", axis, dim, default=0), x.ndim, x.shape)
     shape = x.shape[:a] + x.shape[a + 1:]
     return tuple(_reshape(p, shape) for p in _pieces(x, a, [1] * x.shape[a]))
 
@@ -377,7 +363,7 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
             f"{x.ndim} axes (shape {x.shape})"
         )
     if mode not in ("constant", "reflect", "replicate", "circular"):
-        raise ShapeError(
+        raise ArgumentError(
             f"pad: unknown mode {mode!r}; use constant, reflect, replicate or circular"
         )
     widths = [(0, 0)] * x.ndim

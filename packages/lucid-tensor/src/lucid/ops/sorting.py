@@ -16,11 +16,12 @@ from __future__ import annotations
 import mlx.core as mx
 
 from .. import dtypes as _dt
-from ..errors import ShapeError
+from ..errors import ArgumentTypeError, LucidIndexError, ShapeError
 from ..function import op, run_on
 from ..tensor import Tensor
+from . import axes as _axes
 from . import return_types
-from .reduction import normalize_axes, one_axis, select
+from .reduction import one_axis, select
 
 
 def _reverse(a: mx.array, axis: int) -> mx.array:
@@ -42,9 +43,19 @@ def _order(x: mx.array, axis: int, descending: bool) -> mx.array:
 
 def _along(name, x, dim, axis):
     """(x as at least 1-d, its int axis, whether x was 0-d) for ``dim``/``axis`` (default -1)."""
-    dim = axis if dim is None else dim
-    axes = normalize_axes(name, -1 if dim is None else dim, x.shape)
-    return (x.reshape(1), 0, True) if axes is None else (x, axes[0], False)
+    a = _axes.one(name, _axes.pick(name, axis, dim, default=-1), x.shape)
+    return (x.reshape(1), 0, True) if a is None else (x, a, False)
+
+
+def _rank(name: str, k, lo: int, hi: int, axis: int, shape) -> None:
+    """Check that ``k`` is an int in ``[lo, hi]``."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ArgumentTypeError(f"{name}: k must be an int, got {k!r} ({type(k).__name__})")
+    if not lo <= k <= hi:
+        raise LucidIndexError(
+            f"{name}: k={k} is out of range for axis {axis} of a tensor of shape "
+            f"{tuple(shape)} ({lo} <= k <= {hi})"
+        )
 
 
 def sort(x, dim=None, descending=False, *, stable=True, axis=None):
@@ -71,11 +82,7 @@ def topk(x, k, dim=None, largest=True, sorted=True, *, axis=None):  # noqa: A002
     for which PyTorch allows any order). Ties: the lower index first."""
     x, axis, scalar = _along("topk", x, dim, axis)
     n = x.shape[axis]
-    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n:
-        raise ShapeError(
-            f"topk: k={k!r} is out of range for axis {axis} of a tensor of shape "
-            f"{tuple(x.shape) if not scalar else ()} (0 <= k <= {n})"
-        )
+    _rank("topk", k, 0, n, axis, x.shape if not scalar else ())
     index = run_on(x.device, _order, x.data, axis, largest)
     index = _first(index, axis, 0, 1 if scalar else k)
     return select("topk", x, index, axis, not scalar, return_types.topk)
@@ -85,14 +92,9 @@ def kthvalue(x, k, dim=None, keepdim=False, *, axis=None):
     """``(values, indices)`` of the k-th smallest element (k from 1) along ``dim``
     (default the last axis); NaN counts as the largest. Ties: the index a stable sort
     puts at position k."""
-    dim = axis if dim is None else dim
-    x, axis, keepdim = one_axis("kthvalue", x, -1 if dim is None else dim, None, keepdim, None)
-    n = x.shape[axis]
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
-        raise ShapeError(
-            f"kthvalue: k={k!r} is out of range for axis {axis} of a tensor of shape "
-            f"{tuple(x.shape)} (1 <= k <= {n})"
-        )
+    dim = _axes.pick("kthvalue", axis, dim, default=-1)
+    x, axis, keepdim = one_axis("kthvalue", x, dim, None, keepdim, None)
+    _rank("kthvalue", k, 1, x.shape[axis], axis, x.shape)
     index = _first(run_on(x.device, _order, x.data, axis, False), axis, k - 1, k)
     return select("kthvalue", x, index, axis, keepdim, return_types.kthvalue)
 
@@ -128,7 +130,7 @@ def median(x, dim=None, keepdim=False, *, axis=None):
     ``median(x)``: a 0-d tensor; dx = g split evenly between the elements equal to it.
     ``median(x, dim)``: ``(values, indices)``; dx = g at the selected element.
     """
-    dim = axis if dim is None else dim
+    dim = _axes.pick("median", axis, dim)
     if dim is not None:
         x, axis, keepdim = one_axis("median", x, dim, None, keepdim, None)
         index = run_on(x.device, _median_index, x.data, axis)

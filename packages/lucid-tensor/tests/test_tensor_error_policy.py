@@ -1,0 +1,120 @@
+"""The error policy of lucid-tensor's README ("Errors"), row by row: for each kind of
+mistake, ops from different modules raise the same Lucid type, which is also the Python
+built-in a PyTorch user catches, and the message names the op."""
+
+import lucid
+import pytest
+from lucid import creation, errors, serialization
+from lucid.ops import arithmetic
+
+
+def _x():
+    return lucid.zeros(2, 3)
+
+
+# (Lucid type, built-in, [(op name in the message, call), ...]): one row of the table each
+POLICY = {
+    "axis or index out of range": (lucid.LucidIndexError, IndexError, [
+        ("sum", lambda: _x().sum(2)),                                   # reduction
+        ("softmax", lambda: lucid.softmax(_x(), dim=-3)),
+        ("cumsum", lambda: _x().cumsum(dim=5)),
+        ("squeeze", lambda: _x().squeeze(2)),                           # shape
+        ("concatenate", lambda: lucid.cat([_x(), _x()], 2)),
+        ("stack", lambda: lucid.stack([_x()], -4)),
+        ("transpose", lambda: _x().transpose(0, 3)),
+        ("gather", lambda: _x().gather(2, lucid.tensor([[0]]))),        # indexing
+        ("index_select", lambda: _x().index_select(-3, lucid.tensor([0]))),
+        ("getitem", lambda: _x()[2]),
+        ("scatter", lambda: _x().scatter(2, lucid.tensor([[0]]), 1.0)),  # scatter
+        ("sort", lambda: _x().sort(dim=2)),                             # sorting
+        ("topk", lambda: _x().topk(4)),
+        ("kthvalue", lambda: _x().kthvalue(1, dim=3)),
+    ]),
+    "wrong argument type or missing argument": (lucid.ArgumentTypeError, TypeError, [
+        ("clamp", lambda: _x().clamp()),                                # elementwise
+        ("sum", lambda: _x().sum(axis=0.5)),                            # reduction
+        ("argmax", lambda: _x().argmax(axis=(0, 1))),
+        ("max", lambda: _x().max(dim="0")),
+        ("softmax", lambda: lucid.softmax(_x(), dim=(0, 1))),
+        ("transpose", lambda: _x().transpose(0)),                       # shape
+        ("concatenate", lambda: lucid.cat(_x())),
+        ("unsqueeze", lambda: _x().unsqueeze(1.0)),
+        ("zeros", lambda: lucid.zeros(2.5, 3)),                          # creation
+        ("scatter", lambda: _x().scatter(0, lucid.tensor([[0]]))),      # scatter
+        ("topk", lambda: _x().topk(1.5)),                               # sorting
+    ]),
+    "dtype the op refuses": (lucid.DTypeError, TypeError, [
+        ("softmax", lambda: lucid.softmax(lucid.zeros(2, dtype=lucid.int32))),
+        ("gather", lambda: _x().gather(0, lucid.tensor([[0.5]]))),
+        ("norm", lambda: lucid.zeros(2, dtype=lucid.int32).norm()),
+        ("gradients", lambda: lucid.zeros(2, dtype=lucid.int32).requires_grad_()),
+        ("invert", lambda: ~_x()),
+    ]),
+    "shapes that do not fit": (lucid.ShapeError, ValueError, [
+        ("reshape", lambda: _x().reshape(7)),
+        ("concatenate", lambda: lucid.cat([_x(), lucid.zeros(2, 4)])),
+        ("matmul", lambda: _x() @ _x()),
+        ("gather", lambda: _x().gather(1, lucid.tensor([0, 1]))),
+        ("max", lambda: lucid.zeros(0, 3).max(0)),
+        ("add", lambda: _x() + lucid.zeros(4)),
+    ]),
+    "conflicting or invalid argument values": (lucid.ArgumentError, ValueError, [
+        ("sum", lambda: _x().sum(axis=0, dim=1)),                       # reduction
+        ("sum", lambda: _x().sum(axis=(1, -1))),
+        ("var", lambda: _x().var(ddof=1, correction=0)),
+        ("norm", lambda: _x().norm(p=-1)),
+        ("cumsum", lambda: _x().cumsum(axis=0, dim=0)),
+        ("squeeze", lambda: _x().squeeze(0, dim=0)),                    # shape
+        ("cat", lambda: lucid.cat([_x()], 0, axis=0)),
+        ("chunk", lambda: _x().chunk(0)),
+        ("pad", lambda: lucid.pad(_x(), (1, 1), mode="wrap")),
+        ("sort", lambda: _x().sort(dim=0, axis=0)),                     # sorting
+        ("randint", lambda: lucid.randint(5, 5, (2,))),                 # random
+    ]),
+}
+
+
+CASES = [(row, typ, builtin, name, call)
+         for row, (typ, builtin, calls) in POLICY.items() for name, call in calls]
+
+
+@pytest.mark.parametrize("row, typ, builtin, name, call", CASES,
+                         ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(CASES)])
+def test_each_mistake_raises_its_type(row, typ, builtin, name, call):
+    with pytest.raises(typ, match=name) as info:
+        call()
+    assert isinstance(info.value, lucid.LucidError)
+    assert isinstance(info.value, builtin)
+
+
+@pytest.mark.parametrize("typ, builtin", [
+    (lucid.LucidIndexError, IndexError), (lucid.ArgumentTypeError, TypeError),
+    (lucid.DTypeError, TypeError), (lucid.ShapeError, ValueError),
+    (lucid.ArgumentError, ValueError), (lucid.TensorTooLargeError, MemoryError),
+    (lucid.IntegerDivisionByZeroError, ZeroDivisionError), (lucid.DeviceError, RuntimeError),
+    (lucid.GradError, RuntimeError), (lucid.CheckpointError, ValueError),
+    (lucid.CheckpointWriteError, OSError),
+])
+def test_every_type_is_a_lucid_error_and_its_builtin(typ, builtin):
+    assert issubclass(typ, lucid.LucidError) and issubclass(typ, builtin)
+    assert getattr(errors, typ.__name__) is typ  # defined in lucid.errors
+
+
+def test_the_other_rows():
+    with pytest.raises(lucid.TensorTooLargeError, match="zeros") as info:
+        lucid.zeros(10**6, 10**6)
+    assert isinstance(info.value, MemoryError) and isinstance(info.value, lucid.ShapeError)
+    with pytest.raises(ZeroDivisionError, match="floor_divide"):
+        lucid.tensor([1, 2]) // 0
+    x = lucid.ones(2, requires_grad=True)
+    with pytest.raises(lucid.GradError, match="scalar"):
+        (x * 2).backward()
+    with pytest.raises(RuntimeError, match="backward"):
+        lucid.ones(2).sum().backward()
+
+
+def test_types_stay_importable_where_they_were_defined():
+    assert creation.TensorTooLargeError is errors.TensorTooLargeError
+    assert creation.ArgumentError is errors.ArgumentError
+    assert arithmetic.IntegerDivisionByZeroError is errors.IntegerDivisionByZeroError
+    assert serialization.CheckpointWriteError is errors.CheckpointWriteError
