@@ -219,3 +219,139 @@ def test_native_is_never_taken_for_other_dtypes_or_the_gpu(monkeypatch):
     assert _native.for_cpu_float32(x, w) is None
     algorithm, _ = conv._algorithm(x, w, None, (1, 1), (1, 1), (0, 0, 0, 0), 1, (3, 3), True)
     assert algorithm != "native"
+
+
+# ----- native pooling against PyTorch -----------------------------------------------
+NATIVE_POOL = [
+    # (input shape, kwargs)
+    ((2, 3, 8, 8), {"kernel_size": 2}),  # LeNet-5's pooling
+    ((2, 3, 9, 7), {"kernel_size": 3, "stride": 2, "padding": 1}),  # ImageNet stem
+    ((1, 4, 10, 9), {"kernel_size": (3, 2), "stride": (1, 2), "padding": (1, 0)}),
+    ((2, 2, 11, 11), {"kernel_size": 3, "stride": 2}),
+]
+
+
+def _pool_module():
+    import lucid
+
+    assert lucid.Tensor is not None
+    return importlib.import_module("lucid.ops.nn.pool")
+
+
+@needs_native
+@pytest.mark.parametrize("kind", ["max", "avg", "avg_exclude_pad"])
+@pytest.mark.parametrize(("xs", "kw"), NATIVE_POOL, ids=[str(c) for c in NATIVE_POOL])
+def test_native_pool2d_matches_torch(xs, kw, kind):
+    import lucid
+    import torch.nn.functional as F
+    from tensor_parity import check_op, randn
+
+    extra = {"count_include_pad": False} if kind == "avg_exclude_pad" else {}
+    name = "max_pool2d" if kind == "max" else "avg_pool2d"
+    x = lucid.tensor(randn(*xs, seed=1))
+    assert _pool_module()._native_pooling(x, ceil_mode=False) is not None
+    check_op(lambda x: getattr(lucid, name)(x, **kw, **extra),
+             lambda x: getattr(F, name)(x, **kw, **extra), randn(*xs, seed=1))
+
+
+@needs_native
+def test_native_max_pool_sends_ties_to_the_first_maximum_and_dilates():
+    import lucid
+    import torch
+    import torch.nn.functional as F
+    from tensor_parity import assert_close
+
+    a = np.array([[1, 1, 0, 2], [1, 1, 2, 2], [0, 0, 3, 3], [0, 0, 3, 3]], np.float32)
+    a = np.tile(a, (2, 3, 2, 2))  # (2, 3, 8, 8) with ties in every window
+    for kw in ({"kernel_size": 2}, {"kernel_size": 3, "stride": 1, "padding": 1},
+               {"kernel_size": 2, "dilation": 2, "stride": 2}):
+        x, t = lucid.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        lucid.max_pool2d(x, **kw).sum().backward()
+        F.max_pool2d(t, **kw).sum().backward()
+        assert_close(x.grad, t.grad)
+
+
+@needs_native
+def test_native_pooling_is_not_taken_for_ceil_mode_or_other_dtypes():
+    import lucid
+
+    pool = _pool_module()
+    x = lucid.randn(1, 2, 5, 5)
+    assert pool._native_pooling(x, ceil_mode=True) is None
+    assert pool._native_pooling(x.astype(lucid.float16), ceil_mode=False) is None
+    assert pool._native_pooling(lucid.randn(2, 5, 5), ceil_mode=False) is None
+
+
+# ----- the build cache under concurrency ---------------------------------------------
+FAKE_COMPILER = """#!/bin/sh
+# stands in for g++: records the call, takes a while, writes the file after -o
+echo call >> "$FAKE_CXX_LOG"
+sleep 1
+while [ "$#" -gt 0 ]; do
+  if [ "$1" = "-o" ]; then echo built > "$2"; fi
+  shift
+done
+"""
+
+
+@pytest.mark.skipif(not SUPPORTED, reason="the build cache uses fcntl locks (Linux)")
+def test_concurrent_builds_compile_once_and_publish_whole_files(tmp_path):
+    """Three processes asking at once for the same key: one compiles, all load its file."""
+    compiler = tmp_path / "fake-g++"
+    compiler.write_text(FAKE_COMPILER)
+    compiler.chmod(0o755)
+    log, cache = tmp_path / "calls.log", tmp_path / "cache"
+    code = f"""
+from pathlib import Path
+from lucid._native.build import Toolchain, ensure_built
+tc = Toolchain(compiler={str(compiler)!r}, compiler_version="fake 1", python_include="/x",
+               nanobind_dir=Path("/x"), mlx_dir=Path("/x"), onednn_include=Path("/x"),
+               onednn_lib=Path("/x"), versions={{}})
+path, _ = ensure_built(tc)
+print(path, path.read_text().strip())
+"""
+    env = dict(os.environ, FAKE_CXX_LOG=str(log), LUCID_NATIVE_CACHE=str(cache))
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), results
+    outputs = {out.strip() for out, _ in results}
+    assert len(outputs) == 1 and outputs.pop().endswith(" built")
+    assert log.read_text().count("call") == 1
+    leftovers = [p.name for p in cache.rglob("build-*")]
+    assert leftovers == []  # the temporary build folder is gone
+
+
+# ----- ReLU and tanh kernels -----------------------------------------------------------
+@needs_native
+@pytest.mark.parametrize("shape", [(7,), (2, 3, 33, 65), (300_001,)], ids=str)
+def test_native_relu_and_tanh_match_torch(shape):
+    import mlx.core as mx
+    import torch
+    from tensor_parity import assert_close, randn
+
+    lib = _native.load()
+    x = randn(*shape, seed=1) * 4
+    x.reshape(-1)[:3] = [0.0, 1e-5, -3e-4]  # zero, and tanh's small-argument branch
+    g = randn(*shape, seed=2)
+    tx = torch.tensor(x, requires_grad=True)
+    for name, native, native_backward, torch_fn in (
+            ("relu", lib.relu, lambda g, x, out: lib.relu_backward(g, x), torch.relu),
+            ("tanh", lib.tanh, lambda g, x, out: lib.tanh_backward(g, out), torch.tanh)):
+        out = native(mx.array(x))
+        dx = native_backward(mx.array(g), mx.array(x), out)
+        t_out = torch_fn(tx)
+        (t_dx,) = torch.autograd.grad(t_out, tx, torch.tensor(g))
+        assert_close(np.array(out), t_out, rtol=1e-6, atol=1e-6, what=name)
+        # near saturation 1 - out^2 is ~1e-6 and sensitive to out's last bit
+        assert_close(np.array(dx), t_dx, what=f"grad of {name}")
+
+
+@needs_native
+def test_native_unary_takes_strided_views():
+    import mlx.core as mx
+
+    lib = _native.load()
+    x = mx.array(np.arange(-6, 6, dtype=np.float32).reshape(3, 4)).T  # not row-contiguous
+    assert np.array_equal(np.array(lib.relu(x)), np.maximum(np.array(x), 0))
+    assert np.allclose(np.array(lib.tanh(x)), np.tanh(np.array(x)), atol=1e-6)

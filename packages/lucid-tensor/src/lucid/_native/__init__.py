@@ -1,4 +1,5 @@
-"""Native CPU kernels: MLX custom primitives in C++ (oneDNN convolutions, OpenMP BatchNorm).
+"""Native CPU kernels: MLX custom primitives in C++ (oneDNN convolutions and pooling,
+OpenMP BatchNorm with an optional fused ReLU).
 
 ``load()`` returns the compiled module, building it at first use (``lucid._native.build``),
 or ``None`` when the MLX-ops path must run instead: ``LUCID_NATIVE=0``, a platform other
@@ -147,8 +148,10 @@ def native_info() -> dict:
             onednn_lib=str(tc.onednn_lib), mlx=tc.versions["mlx"],
             nanobind=tc.versions["nanobind"], threads=module.num_threads(),
             omp_wait_policy=_state["omp_wait_policy"],
-            kernels=["conv2d", "conv2d_backward_data", "conv2d_backward_weights",
-                     "batch_norm (+relu)"],
+            kernels=["conv2d (forward, backward data, backward weights)",
+                     "max_pool2d, avg_pool2d (forward, backward)",
+                     "batch_norm (+relu; training forward/backward, inference forward)",
+                     "relu, tanh (forward, backward)"],
         )
     return info
 

@@ -58,4 +58,13 @@ inline void require_dense(const std::vector<mx::array>& inputs, const char* op) 
       throw std::runtime_error(std::string(op) + ": expected dense float32 inputs");
 }
 
+// oneDNN's own (library) scratchpad lives in the thread that created the primitive, and
+// primitives are created where ops are recorded but run on MLX's worker thread: they use
+// user scratchpads instead, from one buffer per thread that grows to the largest asked for.
+inline void* scratch(size_t bytes) {
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < bytes) buffer.resize(bytes);
+  return buffer.data();
+}
+
 }  // namespace lucid_native

@@ -6,7 +6,9 @@
 //                     db[o] = sum_{n,u,v} g[n,o,u,v]
 //
 // (c runs over the group of o.) Creating a oneDNN primitive costs far more than running a
-// small one, so primitives are cached by shape. Memory stays NCHW / (G)OIHW.
+// small one, so primitives are cached by shape; they are made when the op is recorded, so
+// a shape oneDNN cannot take raises in Python (and the caller falls back), never inside
+// MLX's worker thread. Memory stays NCHW / (G)OIHW.
 #include <dnnl.hpp>
 
 #include <map>
@@ -53,12 +55,19 @@ dnnl::engine& engine() {
   return e;
 }
 
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
 // The three primitives of one shape, each made the first time it is needed.
 struct ConvPrimitives {
   dnnl::convolution_forward::primitive_desc fwd_pd;
   std::unique_ptr<dnnl::convolution_forward> fwd;
   std::unique_ptr<dnnl::convolution_backward_data> bwd_data;
   std::unique_ptr<dnnl::convolution_backward_weights> bwd_weights;
+  size_t scratch_fwd = 0, scratch_data = 0, scratch_weights = 0;  // bytes
 };
 
 std::mutex cache_mutex;
@@ -71,36 +80,41 @@ std::shared_ptr<ConvPrimitives> primitives(const ConvShape& s) {
   p->fwd_pd = dnnl::convolution_forward::primitive_desc(
       engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
       s.src(), s.weights(), s.bias_md(), s.dst(), s.strides(), s.dilates(), s.pad_l(),
-      s.pad_r());
+      s.pad_r(), user_scratchpad());
+  p->scratch_fwd = p->fwd_pd.scratchpad_desc().get_size();
   cache.emplace(s, p);
   return p;
 }
 
 enum class Kind { forward, backward_data, backward_weights };
 
-dnnl::primitive& get(const ConvShape& s, Kind kind) {
+// The primitive of one direction and its scratchpad size in bytes.
+std::pair<dnnl::primitive*, size_t> get(const ConvShape& s, Kind kind) {
   std::lock_guard<std::mutex> lock(cache_mutex);
   auto p = primitives(s);
   switch (kind) {
     case Kind::forward:
       if (!p->fwd) p->fwd = std::make_unique<dnnl::convolution_forward>(p->fwd_pd);
-      return *p->fwd;
+      return {p->fwd.get(), p->scratch_fwd};
     case Kind::backward_data:
       if (!p->bwd_data) {
         dnnl::convolution_backward_data::primitive_desc pd(
             engine(), dnnl::algorithm::convolution_direct, s.src(), s.weights(), s.dst(),
-            s.strides(), s.dilates(), s.pad_l(), s.pad_r(), p->fwd_pd);
+            s.strides(), s.dilates(), s.pad_l(), s.pad_r(), p->fwd_pd, user_scratchpad());
         p->bwd_data = std::make_unique<dnnl::convolution_backward_data>(pd);
+        p->scratch_data = pd.scratchpad_desc().get_size();
       }
-      return *p->bwd_data;
+      return {p->bwd_data.get(), p->scratch_data};
     default:
       if (!p->bwd_weights) {
         dnnl::convolution_backward_weights::primitive_desc pd(
             engine(), dnnl::algorithm::convolution_direct, s.src(), s.weights(), s.bias_md(),
-            s.dst(), s.strides(), s.dilates(), s.pad_l(), s.pad_r(), p->fwd_pd);
+            s.dst(), s.strides(), s.dilates(), s.pad_l(), s.pad_r(), p->fwd_pd,
+            user_scratchpad());
         p->bwd_weights = std::make_unique<dnnl::convolution_backward_weights>(pd);
+        p->scratch_weights = pd.scratchpad_desc().get_size();
       }
-      return *p->bwd_weights;
+      return {p->bwd_weights.get(), p->scratch_weights};
   }
 }
 
@@ -133,25 +147,28 @@ class Conv2d : public mx::Primitive {
     }
     encoder.dispatch([s = s_, kind = kind_, in = std::move(in), out = std::move(out)]() {
       use_threads();
-      dnnl::primitive& prim = get(s, kind);
+      auto [prim, scratch_bytes] = get(s, kind);
       dnnl::stream strm(engine());
+      std::unordered_map<int, memory> args;
       if (kind == Kind::forward) {
-        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(s.src(), in[0])},
-                                             {DNNL_ARG_WEIGHTS, wrap(s.weights(), in[1])},
-                                             {DNNL_ARG_DST, wrap(s.dst(), out[0])}};
+        args = {{DNNL_ARG_SRC, wrap(s.src(), in[0])},
+                {DNNL_ARG_WEIGHTS, wrap(s.weights(), in[1])},
+                {DNNL_ARG_DST, wrap(s.dst(), out[0])}};
         if (s.bias) args.emplace(DNNL_ARG_BIAS, wrap(s.bias_md(), in[2]));
-        prim.execute(strm, args);
       } else if (kind == Kind::backward_data) {
-        prim.execute(strm, {{DNNL_ARG_DIFF_DST, wrap(s.dst(), in[0])},
-                            {DNNL_ARG_WEIGHTS, wrap(s.weights(), in[1])},
-                            {DNNL_ARG_DIFF_SRC, wrap(s.src(), out[0])}});
+        args = {{DNNL_ARG_DIFF_DST, wrap(s.dst(), in[0])},
+                {DNNL_ARG_WEIGHTS, wrap(s.weights(), in[1])},
+                {DNNL_ARG_DIFF_SRC, wrap(s.src(), out[0])}};
       } else {
-        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(s.src(), in[0])},
-                                             {DNNL_ARG_DIFF_DST, wrap(s.dst(), in[1])},
-                                             {DNNL_ARG_DIFF_WEIGHTS, wrap(s.weights(), out[0])}};
+        args = {{DNNL_ARG_SRC, wrap(s.src(), in[0])},
+                {DNNL_ARG_DIFF_DST, wrap(s.dst(), in[1])},
+                {DNNL_ARG_DIFF_WEIGHTS, wrap(s.weights(), out[0])}};
         if (s.bias) args.emplace(DNNL_ARG_DIFF_BIAS, wrap(s.bias_md(), out[1]));
-        prim.execute(strm, args);
       }
+      args.emplace(DNNL_ARG_SCRATCHPAD,
+                   memory({{(int64_t)scratch_bytes}, memory::data_type::u8, memory::format_tag::x},
+                          engine(), scratch(scratch_bytes)));
+      prim->execute(strm, args);
       strm.wait();
     });
   }
@@ -216,6 +233,7 @@ mx::array conv2d(const mx::array& x_, const mx::array& w_, std::optional<mx::arr
     throw std::invalid_argument("conv2d: weight and input channels disagree");
   std::vector<mx::array> inputs{x, w};
   if (b_) inputs.push_back(dense_f32(*b_, op, st));
+  get(s, Kind::forward);
   return mx::array({(int)s.n, (int)s.o, (int)s.ho, (int)s.wo}, mx::float32,
                    std::make_shared<Conv2d>(st, s, Kind::forward), inputs);
 }
@@ -231,6 +249,7 @@ mx::array conv2d_backward_data(const mx::array& g_, const mx::array& w_, Pair in
                       w.shape(2), w.shape(3), stride, pads, dilation, groups, false, op);
   if (s.ho != g.shape(2) || s.wo != g.shape(3) || g.shape(1) != s.o)
     throw std::invalid_argument("conv2d_backward_data: gradient shape disagrees");
+  get(s, Kind::backward_data);
   return mx::array({(int)s.n, (int)s.c, (int)s.h, (int)s.w}, mx::float32,
                    std::make_shared<Conv2d>(st, s, Kind::backward_data), {g, w});
 }
@@ -247,6 +266,7 @@ std::tuple<mx::array, mx::array> conv2d_backward_weights(
                       kernel[1], stride, pads, dilation, groups, true, op);
   if (s.ho != g.shape(2) || s.wo != g.shape(3) || g.shape(0) != s.n)
     throw std::invalid_argument("conv2d_backward_weights: gradient shape disagrees");
+  get(s, Kind::backward_weights);
   auto outs = mx::array::make_arrays(
       {{(int)s.o, (int)(s.c / groups), (int)s.kh, (int)s.kw}, {(int)s.o}},
       {mx::float32, mx::float32}, std::make_shared<Conv2d>(st, s, Kind::backward_weights),

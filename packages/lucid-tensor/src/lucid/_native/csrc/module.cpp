@@ -43,6 +43,18 @@ NB_MODULE(_lucid_native, m) {
         nb::arg("kernel"), nb::arg("stride"), nb::arg("pads"), nb::arg("dilation"),
         nb::arg("groups"), "(dL/dW, dL/db) of conv2d from its input and g = dL/dout.");
 
+  m.def("pool2d", &pool2d, nb::arg("x"), nb::arg("alg"), nb::arg("kernel"), nb::arg("stride"),
+        nb::arg("pads"), nb::arg("dilation"),
+        "(out, workspace) of pooling; alg 0 max, 1 average with padding, 2 without.");
+  m.def("pool2d_backward", &pool2d_backward, nb::arg("g"), nb::arg("workspace"), nb::arg("alg"),
+        nb::arg("in_hw"), nb::arg("kernel"), nb::arg("stride"), nb::arg("pads"),
+        nb::arg("dilation"), "dL/dx of pool2d from g = dL/dout (and max's workspace).");
+
+  m.def("relu", &relu, nb::arg("x"), "max(x, 0), multi-threaded.");
+  m.def("relu_backward", &relu_backward, nb::arg("g"), nb::arg("x"), "g [x > 0].");
+  m.def("tanh", &lucid_native::tanh, nb::arg("x"), "tanh x, multi-threaded and vectorised.");
+  m.def("tanh_backward", &tanh_backward, nb::arg("g"), nb::arg("out"), "g (1 - out^2).");
+
   m.def("batch_norm_train", &batch_norm_train, nb::arg("x"), nb::arg("weight").none(),
         nb::arg("bias").none(), nb::arg("eps"), nb::arg("relu"),
         "(y, mean, biased var) of batch normalisation with batch statistics (+ ReLU).");

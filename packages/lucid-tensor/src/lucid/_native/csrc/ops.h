@@ -20,6 +20,17 @@ std::tuple<mx::array, mx::array> conv2d_backward_weights(
     const mx::array& x, const mx::array& g, Pair kernel, Pair stride, Pads pads,
     Pair dilation, int groups);
 
+// alg: 0 max, 1 average counting padding, 2 average over real pixels only
+std::tuple<mx::array, mx::array> pool2d(const mx::array& x, int alg, Pair kernel, Pair stride,
+                                        Pads pads, Pair dilation);
+mx::array pool2d_backward(const mx::array& g, const mx::array& workspace, int alg, Pair in_hw,
+                          Pair kernel, Pair stride, Pads pads, Pair dilation);
+
+mx::array relu(const mx::array& x);
+mx::array relu_backward(const mx::array& g, const mx::array& x);
+mx::array tanh(const mx::array& x);
+mx::array tanh_backward(const mx::array& g, const mx::array& out);
+
 std::tuple<mx::array, mx::array, mx::array> batch_norm_train(
     const mx::array& x, std::optional<mx::array> weight, std::optional<mx::array> bias,
     float eps, bool relu);

@@ -45,10 +45,10 @@ from . import shifted, winograd
 from ._windows import col2im, im2col, out_size, pair
 
 
-def _algorithm(x, w, b, stride, dilation, pads, groups, out_hw, weight_grad):
+def _algorithm(x, w, b, stride, dilation, pads, groups, out_hw, weight_grad, native=True):
     """How this convolution runs: ``("native", module)``, ``("shifted", None)``,
     ``("winograd", m)`` (tile size) or ``("im2col", None)``."""
-    lib = _native.for_cpu_float32(x, w, b) if x.size else None
+    lib = _native.for_cpu_float32(x, w, b) if native and x.size else None
     if lib is not None:
         return "native", lib
     if shifted.applies(w.shape, stride, dilation, pads, groups, tuple(x.shape[2:]),
@@ -72,7 +72,11 @@ def conv_forward(x, w, b, stride, dilation, pads, groups, weight_grad=True):
     wo = out_size(wd, kw, stride[1], dilation[1], pads[2], pads[3])
     algorithm, arg = _algorithm(x, w, b, stride, dilation, pads, groups, (ho, wo), weight_grad)
     if algorithm == "native":
-        return _native_forward(arg, x, w, b, stride, dilation, pads, groups, weight_grad)
+        try:
+            return _native_forward(arg, x, w, b, stride, dilation, pads, groups, weight_grad)
+        except RuntimeError:  # a configuration oneDNN does not take: the MLX-ops path
+            algorithm, arg = _algorithm(x, w, b, stride, dilation, pads, groups, (ho, wo),
+                                        weight_grad, native=False)
     x_c = x.transpose(1, 0, 2, 3)
     if algorithm == "shifted":
         return _shifted_forward(x_c, w, b, weight_grad)

@@ -4,6 +4,10 @@ All run on ``(C, N, H, W)`` storage like the convolutions (see ``_windows.py``),
 backwards are one col2im: the gradient of window ``(u, v)``'s output is sent to the
 taps that produced it (the argmax for max pooling, every tap divided by the window size
 for average pooling).
+
+On the CPU in float32, when Lucid's native kernels are built (``lucid._native``), max and
+average pooling of 4-D inputs without ``ceil_mode`` run oneDNN's pooling forward and
+backward instead; ``_native_pooling`` makes that choice, in one place.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import math
 import mlx.core as mx
 import numpy as np
 
-from ...errors import ShapeError
+from ... import _native
+from ...errors import LucidError, ShapeError
 from ...function import op
 from ...tensor import Tensor
 from ._windows import col2im, im2col, pad_or_crop, pair
@@ -55,6 +60,40 @@ def _pool_args(name, x, kernel_size, stride, padding, dilation, ceil_mode):
     right = (out[1] - 1) * stride[1] + dilation[1] * (kernel[1] - 1) + 1 - w - padding[1]
     pads = (padding[0], bottom, padding[1], right)
     return kernel, stride, pads, dilation, out
+
+
+def _native_pooling(x, ceil_mode):
+    """The native module when it runs this pooling (CPU, float32, 4-D, no ceil mode)."""
+    if ceil_mode or x.ndim != 4 or not x.numel() or x.device != "cpu":
+        return None
+    return _native.for_cpu_float32(x.data)
+
+
+def _native_pool2d(x, alg, kernel, stride, padding, dilation, lib=None):
+    """oneDNN pooling (``alg``: 0 max, 1 average with padding, 2 over real pixels only)."""
+    pads = (padding[0], padding[0], padding[1], padding[1])
+    out, workspace = lib.pool2d(x, alg, kernel, stride, pads, dilation)
+    in_hw = tuple(x.shape[2:])
+
+    def backward(g):
+        return (lib.pool2d_backward(g, workspace, alg, in_hw, kernel, stride, pads, dilation),)
+
+    return out, backward
+
+
+_NATIVE_OPS = {name: op(name)(_native_pool2d) for name in ("max_pool2d", "avg_pool2d")}
+
+
+def _try_native(name, x, alg, kernel, stride, padding, dilation, ceil_mode):
+    """The native pooling's output, or None when it does not apply (the MLX-ops path runs)."""
+    lib = _native_pooling(x, ceil_mode)
+    if lib is None:
+        return None
+    try:
+        return _NATIVE_OPS[name](x, alg, kernel, stride, pair(padding, "padding", name),
+                                 dilation, lib=lib)
+    except LucidError:  # a configuration oneDNN does not take
+        return None
 
 
 def _channel_major(x):
@@ -122,6 +161,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     ``return_indices=True`` also returns each maximum's flat position ``h * W + w``.
     """
     args = _pool_args("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    out = None if return_indices else _try_native("max_pool2d", x, 0, args[0], args[1], padding,
+                                                  args[3], ceil_mode)
+    if out is not None:
+        return out
     out = _max_pool2d(x, *args)
     return (out, _max_pool2d_indices(x, *args)) if return_indices else out
 
@@ -166,6 +209,11 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     """
     kernel, stride, pads, _, out = _pool_args("avg_pool2d", x, kernel_size, stride, padding, 1,
                                               ceil_mode)
+    if not divisor_override:
+        alg = 1 if count_include_pad else 2
+        native = _try_native("avg_pool2d", x, alg, kernel, stride, padding, (1, 1), ceil_mode)
+        if native is not None:
+            return native
     if divisor_override:
         inv = np.full(out, 1.0 / divisor_override)
     else:
