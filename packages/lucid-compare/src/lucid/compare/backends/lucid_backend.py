@@ -7,7 +7,7 @@ import lucid.nn.functional as F
 import lucid.optim
 import mlx.core as mx
 import numpy as np
-from lucid.models import from_torch_state_dict, renamer, to_torch_state_dict
+from lucid.models import from_torch_state_dict, renamer, to_numpy_state_dict
 
 from . import lucid_models
 from .base import Backend
@@ -64,7 +64,7 @@ class LucidBackend(Backend):
         mx.eval([p.data for p in self.model.parameters()])
 
     def export_state(self) -> dict:
-        return dict(to_torch_state_dict(self.model, as_numpy=True))
+        return dict(to_numpy_state_dict(self.model))
 
     def import_state(self, state: dict) -> None:
         from_torch_state_dict(self.model, state)
