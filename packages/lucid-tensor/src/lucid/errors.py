@@ -2,27 +2,11 @@
 
 Each one also derives from the built-in exception a PyTorch user would catch for that
 mistake, so ``except IndexError`` or ``except TypeError`` keeps working, while
-``except lucid.LucidError`` catches everything Lucid raises. The policy (which type for
-which mistake) is the table in lucid-tensor's README, section "Errors":
-
-==========================  ==================================  =====================
-mistake                     Lucid type                          built-in
-==========================  ==================================  =====================
-axis/dim or index out of    ``LucidIndexError``                 ``IndexError``
-range, or a bad index kind
-argument of a wrong type,   ``ArgumentTypeError``               ``TypeError``
-or a required one missing
-a dtype the op refuses      ``DTypeError``                      ``TypeError``
-shapes that do not fit      ``ShapeError``                      ``ValueError``
-conflicting or invalid      ``ArgumentError``                   ``ValueError``
-argument values
-a tensor too large          ``TensorTooLargeError``             ``MemoryError``
-integer division by zero    ``IntegerDivisionByZeroError``      ``ZeroDivisionError``
-device misuse               ``DeviceError``                     ``RuntimeError``
-autograd misuse             ``GradError``                       ``RuntimeError``
-unreadable checkpoint       ``CheckpointError``                 ``ValueError``
-failed checkpoint write     ``CheckpointWriteError``            ``OSError``
-==========================  ==================================  =====================
+``except lucid.LucidError`` catches everything Lucid raises. Which type for which mistake
+(the policy) is the table in lucid-tensor's README, section "Errors"; in short: out of
+range -> ``LucidIndexError``, wrong type or missing argument -> ``ArgumentTypeError``,
+refused dtype -> ``DTypeError``, shapes that do not fit -> ``ShapeError``, conflicting or
+invalid values -> ``ArgumentError``.
 """
 
 
