@@ -1,6 +1,7 @@
 """The native CPU kernels (lucid._native): build cache, switches, fallbacks, and parity with
 PyTorch of the native conv2d and BatchNorm(+ReLU), forward and gradients."""
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -16,11 +17,20 @@ import pytest
 from lucid import _native
 
 SUPPORTED = sys.platform == "linux" and platform.machine() == "x86_64"
-HAVE_TOOLS = all(importlib.util.find_spec(m) for m in ("nanobind",)) and shutil.which("g++")
+def _installed(dist: str) -> bool:
+    try:
+        importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+HAVE_TOOLS = (shutil.which(os.environ.get("CXX", "g++")) is not None and _installed("nanobind")
+              and _installed("onednn-devel-cpu-gomp") and _installed("onednn-cpu-gomp"))
 needs_native = pytest.mark.skipif(
     not (SUPPORTED and HAVE_TOOLS and _native.enabled_by_env()),
-    reason="native kernels are built on Linux x86-64 with g++ and nanobind installed only, "
-           "and are off under LUCID_NATIVE=0")
+    reason="native kernels are built on Linux x86-64 with g++, nanobind and oneDNN installed "
+           "only, and are off under LUCID_NATIVE=0")
 
 
 def run_python(code: str, **env_changes) -> subprocess.CompletedProcess:
