@@ -13,8 +13,8 @@ workers with the same environment (``worker_env``: ``*_NUM_THREADS`` and ``MALLO
   (``harness_load_start``, see ``residual_load``); the runnable tasks other than the
   worker at its start (``runnable_others_start``, the median of a few reads of
   ``/proc/loadavg``);
-- over the timed part: wall and CPU time (``getrusage``) and their ratio
-  ``cpu_per_wall``; the CPU time other processes spent on the usable CPUs, from
+- over the timed part: wall and CPU time (``getrusage``, the worker's own children such as
+  a compiler included) and their ratio ``cpu_per_wall``; the CPU time other processes spent on the usable CPUs, from
   ``/proc/stat`` (``others_cpu_s``, and ``others_cpu_per_wall``: how many CPUs they kept
   busy on average); the time the process's threads waited for a CPU while runnable
   (``run_queue_wait_s``, from ``/proc/self/task/*/schedstat``; its own threads count, so
@@ -165,8 +165,9 @@ def engine_modules(modules) -> list[str]:
 
 
 def _cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+    """CPU time of this process and of its finished children (a compiler it ran, say)."""
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 class Probe:
