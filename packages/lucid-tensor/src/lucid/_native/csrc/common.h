@@ -61,8 +61,10 @@ inline void require_dense(const std::vector<mx::array>& inputs, const char* op) 
 // oneDNN's own (library) scratchpad lives in the thread that created the primitive, and
 // primitives are created where ops are recorded but run on MLX's worker thread: they use
 // user scratchpads instead, from one buffer per thread that grows to the largest asked for.
-inline void* scratch(size_t bytes) {
-  thread_local std::vector<char> buffer;
+// `slot` keeps buffers needed at the same time apart (0: the scratchpad, 1+: reordered copies).
+inline void* scratch(size_t bytes, int slot = 0) {
+  thread_local std::vector<char> buffers[8];
+  auto& buffer = buffers[slot];
   if (buffer.size() < bytes) buffer.resize(bytes);
   return buffer.data();
 }

@@ -8,7 +8,9 @@
 // (c runs over the group of o.) Creating a oneDNN primitive costs far more than running a
 // small one, so primitives are cached by shape; they are made when the op is recorded, so
 // a shape oneDNN cannot take raises in Python (and the caller falls back), never inside
-// MLX's worker thread. Memory stays NCHW / (G)OIHW.
+// MLX's worker thread. The API's memory is NCHW / (G)OIHW; each primitive picks its own
+// layout (oneDNN's format "any", usually channel-blocked, where its fastest kernels run),
+// and inputs and outputs are reordered into and out of it around the call when it differs.
 #include <dnnl.hpp>
 
 #include <map>
@@ -35,11 +37,17 @@ struct ConvShape {
   }
   bool operator<(const ConvShape& other) const { return key() < other.key(); }
 
-  memory::desc src() const { return {{n, c, h, w}, memory::data_type::f32, tag::nchw}; }
-  memory::desc dst() const { return {{n, o, ho, wo}, memory::data_type::f32, tag::nchw}; }
-  memory::desc weights() const {
-    if (groups == 1) return {{o, c, kh, kw}, memory::data_type::f32, tag::oihw};
-    return {{groups, o / groups, c / groups, kh, kw}, memory::data_type::f32, tag::goihw};
+  // the API's layouts; with any = true, "whatever the primitive prefers"
+  memory::desc src(bool any = false) const {
+    return {{n, c, h, w}, memory::data_type::f32, any ? tag::any : tag::nchw};
+  }
+  memory::desc dst(bool any = false) const {
+    return {{n, o, ho, wo}, memory::data_type::f32, any ? tag::any : tag::nchw};
+  }
+  memory::desc weights(bool any = false) const {
+    if (groups == 1) return {{o, c, kh, kw}, memory::data_type::f32, any ? tag::any : tag::oihw};
+    return {{groups, o / groups, c / groups, kh, kw}, memory::data_type::f32,
+            any ? tag::any : tag::goihw};
   }
   memory::desc bias_md() const {
     return bias ? memory::desc({o}, memory::data_type::f32, tag::x) : memory::desc();
@@ -68,6 +76,8 @@ struct ConvPrimitives {
   std::unique_ptr<dnnl::convolution_backward_data> bwd_data;
   std::unique_ptr<dnnl::convolution_backward_weights> bwd_weights;
   size_t scratch_fwd = 0, scratch_data = 0, scratch_weights = 0;  // bytes
+  // the layouts each direction works in: (in, in, out) in the order of Conv2d's arrays
+  std::vector<memory::desc> fwd_layouts, data_layouts, weights_layouts;
 };
 
 std::mutex cache_mutex;
@@ -79,48 +89,97 @@ std::shared_ptr<ConvPrimitives> primitives(const ConvShape& s) {
   auto p = std::make_shared<ConvPrimitives>();
   p->fwd_pd = dnnl::convolution_forward::primitive_desc(
       engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-      s.src(), s.weights(), s.bias_md(), s.dst(), s.strides(), s.dilates(), s.pad_l(),
-      s.pad_r(), user_scratchpad());
+      s.src(true), s.weights(true), s.bias_md(), s.dst(true), s.strides(), s.dilates(),
+      s.pad_l(), s.pad_r(), user_scratchpad());
   p->scratch_fwd = p->fwd_pd.scratchpad_desc().get_size();
+  p->fwd_layouts = {p->fwd_pd.src_desc(), p->fwd_pd.weights_desc(), p->fwd_pd.dst_desc()};
   cache.emplace(s, p);
   return p;
 }
 
 enum class Kind { forward, backward_data, backward_weights };
 
-// The primitive of one direction and its scratchpad size in bytes.
-std::pair<dnnl::primitive*, size_t> get(const ConvShape& s, Kind kind) {
+// The primitive of one direction, its scratchpad size in bytes and its layouts.
+struct Plan {
+  dnnl::primitive* prim;
+  size_t scratch_bytes;
+  std::vector<memory::desc> layouts;
+};
+
+Plan get(const ConvShape& s, Kind kind) {
   std::lock_guard<std::mutex> lock(cache_mutex);
   auto p = primitives(s);
   switch (kind) {
     case Kind::forward:
       if (!p->fwd) p->fwd = std::make_unique<dnnl::convolution_forward>(p->fwd_pd);
-      return {p->fwd.get(), p->scratch_fwd};
+      return {p->fwd.get(), p->scratch_fwd, p->fwd_layouts};
     case Kind::backward_data:
       if (!p->bwd_data) {
         dnnl::convolution_backward_data::primitive_desc pd(
-            engine(), dnnl::algorithm::convolution_direct, s.src(), s.weights(), s.dst(),
+            engine(), dnnl::algorithm::convolution_direct, s.src(true), s.weights(true),
+            s.dst(true),
             s.strides(), s.dilates(), s.pad_l(), s.pad_r(), p->fwd_pd, user_scratchpad());
         p->bwd_data = std::make_unique<dnnl::convolution_backward_data>(pd);
+        p->data_layouts = {pd.diff_dst_desc(), pd.weights_desc(), pd.diff_src_desc()};
         p->scratch_data = pd.scratchpad_desc().get_size();
       }
-      return {p->bwd_data.get(), p->scratch_data};
+      return {p->bwd_data.get(), p->scratch_data, p->data_layouts};
     default:
       if (!p->bwd_weights) {
         dnnl::convolution_backward_weights::primitive_desc pd(
-            engine(), dnnl::algorithm::convolution_direct, s.src(), s.weights(), s.bias_md(),
-            s.dst(), s.strides(), s.dilates(), s.pad_l(), s.pad_r(), p->fwd_pd,
+            engine(), dnnl::algorithm::convolution_direct, s.src(true), s.weights(true),
+            s.bias_md(), s.dst(true), s.strides(), s.dilates(), s.pad_l(), s.pad_r(), p->fwd_pd,
             user_scratchpad());
         p->bwd_weights = std::make_unique<dnnl::convolution_backward_weights>(pd);
+        p->weights_layouts = {pd.src_desc(), pd.diff_dst_desc(), pd.diff_weights_desc()};
         p->scratch_weights = pd.scratchpad_desc().get_size();
       }
-      return {p->bwd_weights.get(), p->scratch_weights};
+      return {p->bwd_weights.get(), p->scratch_weights, p->weights_layouts};
   }
 }
 
 memory wrap(const memory::desc& md, const mx::array& a) {
   return memory(md, engine(), const_cast<float*>(a.data<float>()));
 }
+
+// Binds the API's NCHW buffers to a primitive's arguments, through reordered copies in the
+// primitive's own layout where it differs: inputs are reordered before, outputs after.
+struct Binder {
+  dnnl::stream& strm;
+  std::unordered_map<int, memory> args;
+  std::vector<std::pair<memory, memory>> outputs;  // (primitive's copy, API buffer)
+  int slot = 1;
+
+  void input(int arg, const memory::desc& plain, const memory::desc& want, const mx::array& a) {
+    memory user = wrap(plain, a);
+    if (want == plain) {
+      args.emplace(arg, user);
+      return;
+    }
+    memory copy(want, engine(), scratch(want.get_size(), slot++));
+    dnnl::reorder(user, copy).execute(strm, user, copy);
+    args.emplace(arg, copy);
+  }
+
+  void output(int arg, const memory::desc& plain, const memory::desc& want, const mx::array& a) {
+    memory user = wrap(plain, a);
+    if (want == plain) {
+      args.emplace(arg, user);
+      return;
+    }
+    memory copy(want, engine(), scratch(want.get_size(), slot++));
+    args.emplace(arg, copy);
+    outputs.emplace_back(copy, user);
+  }
+
+  void run(dnnl::primitive& prim, size_t scratch_bytes) {
+    memory::desc pad({(int64_t)scratch_bytes}, memory::data_type::u8, memory::format_tag::x);
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(pad, engine(), scratch(scratch_bytes)));
+    prim.execute(strm, args);
+    for (auto& [copy, user] : outputs) dnnl::reorder(copy, user).execute(strm, copy, user);
+    strm.wait();
+  }
+};
 
 // One primitive class for the three directions: inputs and outputs differ by `kind`.
 //   forward:          inputs (x, w[, b]) -> out
@@ -147,29 +206,26 @@ class Conv2d : public mx::Primitive {
     }
     encoder.dispatch([s = s_, kind = kind_, in = std::move(in), out = std::move(out)]() {
       use_threads();
-      auto [prim, scratch_bytes] = get(s, kind);
+      Plan plan = get(s, kind);
+      auto& l = plan.layouts;
       dnnl::stream strm(engine());
-      std::unordered_map<int, memory> args;
+      Binder b{strm};
       if (kind == Kind::forward) {
-        args = {{DNNL_ARG_SRC, wrap(s.src(), in[0])},
-                {DNNL_ARG_WEIGHTS, wrap(s.weights(), in[1])},
-                {DNNL_ARG_DST, wrap(s.dst(), out[0])}};
-        if (s.bias) args.emplace(DNNL_ARG_BIAS, wrap(s.bias_md(), in[2]));
+        b.input(DNNL_ARG_SRC, s.src(), l[0], in[0]);
+        b.input(DNNL_ARG_WEIGHTS, s.weights(), l[1], in[1]);
+        b.output(DNNL_ARG_DST, s.dst(), l[2], out[0]);
+        if (s.bias) b.args.emplace(DNNL_ARG_BIAS, wrap(s.bias_md(), in[2]));
       } else if (kind == Kind::backward_data) {
-        args = {{DNNL_ARG_DIFF_DST, wrap(s.dst(), in[0])},
-                {DNNL_ARG_WEIGHTS, wrap(s.weights(), in[1])},
-                {DNNL_ARG_DIFF_SRC, wrap(s.src(), out[0])}};
+        b.input(DNNL_ARG_DIFF_DST, s.dst(), l[0], in[0]);
+        b.input(DNNL_ARG_WEIGHTS, s.weights(), l[1], in[1]);
+        b.output(DNNL_ARG_DIFF_SRC, s.src(), l[2], out[0]);
       } else {
-        args = {{DNNL_ARG_SRC, wrap(s.src(), in[0])},
-                {DNNL_ARG_DIFF_DST, wrap(s.dst(), in[1])},
-                {DNNL_ARG_DIFF_WEIGHTS, wrap(s.weights(), out[0])}};
-        if (s.bias) args.emplace(DNNL_ARG_DIFF_BIAS, wrap(s.bias_md(), out[1]));
+        b.input(DNNL_ARG_SRC, s.src(), l[0], in[0]);
+        b.input(DNNL_ARG_DIFF_DST, s.dst(), l[1], in[1]);
+        b.output(DNNL_ARG_DIFF_WEIGHTS, s.weights(), l[2], out[0]);
+        if (s.bias) b.args.emplace(DNNL_ARG_DIFF_BIAS, wrap(s.bias_md(), out[1]));
       }
-      args.emplace(DNNL_ARG_SCRATCHPAD,
-                   memory({{(int64_t)scratch_bytes}, memory::data_type::u8, memory::format_tag::x},
-                          engine(), scratch(scratch_bytes)));
-      prim->execute(strm, args);
-      strm.wait();
+      b.run(*plan.prim, plan.scratch_bytes);
     });
   }
 
