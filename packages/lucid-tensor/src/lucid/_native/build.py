@@ -186,6 +186,8 @@ def ensure_built(tc: Toolchain, retry: bool = False, force: bool = False) -> tup
         with tempfile.TemporaryDirectory(dir=folder, prefix="build-") as tmp:
             out = Path(tmp) / library_name()
             cmd = tc.command(out)
+            print(f"lucid: compiling native CPU kernels into {folder} (once per machine and "
+                  "version, under a minute)", file=sys.stderr, flush=True)
             start = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True)
             seconds = round(time.perf_counter() - start, 2)
