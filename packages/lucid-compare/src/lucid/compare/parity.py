@@ -20,7 +20,6 @@ belongs to an input within 1e-5 (relative) of zero. The norm-relative difference
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -166,4 +165,4 @@ def run_parity(args) -> int:
     return EXIT_OK if res["passed"] else EXIT_REFUSED
 
 
-__all__ = ["parity", "run_parity", "json"]
+__all__ = ["parity", "run_parity"]

@@ -5,9 +5,9 @@ one framework can see it positive and the other negative; the gradient then diff
 by the whole upstream gradient, and in every parameter upstream of it. Neither framework is
 wrong, and which inputs fall that close to zero depends on rounding order alone.
 
-To tell such flips from real errors, PyTorch's pass is repeated with each ReLU replaced by
-``x * s``, ``s`` being Lucid's sign of the same call's input (same call order: both models
-use ReLU modules). Lucid's gradients must then match within the usual tolerance, and every
+To tell such flips from real errors, PyTorch's pass is repeated with each ReLU's output
+replaced by ``x * s`` (a forward hook), ``s`` being Lucid's sign of the same call's input,
+read by a forward pre-hook (same call order: both models use ReLU modules). Lucid's gradients must then match within the usual tolerance, and every
 input whose sign differs must be within ``FLIP_RTOL`` (relative to that call's largest
 ``|x|``) of zero.
 """
@@ -28,16 +28,19 @@ def lucid_relu_signs(model, xb) -> list[np.ndarray]:
     import lucid
 
     saved = {k: b.data for k, b in model.named_buffers()}
-    relus = [m for m in model.modules() if isinstance(m, lucid.nn.ReLU)]
     signs: list[np.ndarray] = []
-    for m in relus:
-        m.forward = lambda x, f=m.forward: signs.append(np.array(x.numpy()) > 0) or f(x)
+
+    def record(module, args):
+        signs.append(np.array(args[0].numpy()) > 0)
+
+    handles = [m.register_forward_pre_hook(record) for m in model.modules()
+               if isinstance(m, lucid.nn.ReLU)]
     try:
         with lucid.no_grad():
             model(xb)
     finally:
-        for m in relus:
-            del m.forward
+        for h in handles:
+            h.remove()
         for k, b in model.named_buffers():
             b.data = saved[k]
     return signs
@@ -62,7 +65,8 @@ def torch_relus_with_signs(model, signs: list[np.ndarray]):
 
     record = SignRecord(signs)
 
-    def masked(x):
+    def masked(module, args, out):
+        x = args[0]
         if record.used >= len(signs):
             raise IndexError("PyTorch's model calls more ReLUs than Lucid's")
         s = torch.from_numpy(signs[record.used]).to(x.device)
@@ -74,10 +78,14 @@ def torch_relus_with_signs(model, signs: list[np.ndarray]):
         return x * s.to(x.dtype)
 
     relus = [m for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+    inplace = [m.inplace for m in relus]
+    handles = []
     for m in relus:
-        m.forward = masked
+        m.inplace = False  # an in-place ReLU would overwrite the input the hook reads
+        handles.append(m.register_forward_hook(masked))
     try:
         yield record
     finally:
-        for m in relus:
-            del m.forward
+        for m, was, h in zip(relus, inplace, handles):
+            h.remove()
+            m.inplace = was
