@@ -82,6 +82,7 @@ from .tensor import Size, Tensor
 
 _bind_methods(Tensor)
 
+from ._native import native_info
 from .ops.comparison import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
 from .ops.float64 import *  # noqa: F403

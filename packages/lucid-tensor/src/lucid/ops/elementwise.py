@@ -10,6 +10,7 @@ import math
 import mlx.core as mx
 import numpy as np
 
+from .. import _native
 from .. import dtypes as _dt
 from ..errors import ArgumentTypeError, DTypeError
 from ..function import op
@@ -96,7 +97,12 @@ def cos(x):
 
 @op("tanh")
 def tanh(x):
-    """out = tanh x;  dx = g (1 - out^2)."""
+    """out = tanh x;  dx = g (1 - out^2). On the CPU in float32: the native multi-threaded
+    kernel when built (``lucid._native``)."""
+    lib = _native.for_cpu_float32(x) if x.size else None
+    if lib is not None:
+        out = lib.tanh(x)
+        return out, lambda g: (lib.tanh_backward(g, out),)
     out = mx.tanh(x)
     return out, lambda g: (g * (1 - mx.square(out)),)
 
@@ -116,8 +122,12 @@ _masked = mx.compile(lambda g, x: g * (x > 0))
 def relu(x):
     """out = max(x, 0);  dx = g * [x > 0].
 
-    A product with the mask takes a quarter of the time of ``mx.where`` on the CPU; the one
-    difference: an infinite or NaN gradient at x <= 0 gives NaN rather than 0."""
+    On the CPU in float32: the native multi-threaded kernel when built (``lucid._native``).
+    Otherwise a product with the mask, a quarter of the time of ``mx.where`` on the CPU; the
+    one difference: an infinite or NaN gradient at x <= 0 gives NaN there rather than 0."""
+    lib = _native.for_cpu_float32(x) if x.size else None
+    if lib is not None:
+        return lib.relu(x), lambda g: (lib.relu_backward(g, x),)
     out = mx.maximum(x, 0)
     return out, lambda g: (_masked(g, x),)
 
