@@ -128,14 +128,13 @@ def load_state(path) -> dict:
 
 
 def prepare(task: dict, probe: Probe) -> dict:
-    from .backends import backend_module, get_backend, seed_all
+    from .backends import get_backend, seed_all
     from .config import TrainConfig
     from .experiments import get_experiment
 
     fw = task["framework"]
-    module = backend_module(fw)
     try:
-        device = module.resolve_device(task["device"])
+        device = get_backend(fw).resolve_device(task["device"])
     except Exception as err:  # ValueError, lucid.DeviceError: a device this machine lacks
         raise UsageError(f"--{fw}-device {task['device']}: {err}") from None
     cfg = replace(TrainConfig.from_dict(task["config"]), device=device)

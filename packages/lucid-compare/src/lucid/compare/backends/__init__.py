@@ -60,7 +60,7 @@ def seed_all(seed: int, frameworks) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     for fw in frameworks:
-        backend_module(fw).seed(seed)
+        get_backend(fw).seed(seed)
 
 
 __all__ = ["BACKENDS", "Backend", "LABELS", "backend_module", "get_backend", "require",

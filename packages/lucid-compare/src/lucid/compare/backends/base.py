@@ -41,6 +41,17 @@ class Backend(abc.ABC):
         self.scheduler = self.make_scheduler()
 
     # ----- framework primitives ----------------------------------------------------------
+    @staticmethod
+    @abc.abstractmethod
+    def resolve_device(name: str) -> str:
+        """The framework's name of the device ``name`` asks for (``auto``: the best one
+        present), or an error when this machine lacks it."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def seed(n: int) -> None:
+        """Seed the framework's global generator."""
+
     @abc.abstractmethod
     def build_model(self):
         """The experiment's model, on the configured device, in train mode."""

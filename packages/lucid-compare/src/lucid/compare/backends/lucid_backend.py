@@ -13,26 +13,26 @@ from . import lucid_models
 from .base import Backend
 
 
-def resolve_device(name: str) -> str:
-    """``cpu`` or ``gpu`` (checked: MLX must see a GPU)."""
-    return lucid.devices.canonical(name or "cpu")
-
-
-def seed(n: int) -> None:
-    lucid.random.seed(int(n))
-
-
 class LucidBackend(Backend):
     name = "lucid"
     functional = F
     optim = lucid.optim
+
+    @staticmethod
+    def resolve_device(name: str) -> str:
+        """``cpu`` or ``gpu`` (checked: MLX must see a GPU)."""
+        return lucid.devices.canonical(name or "cpu")
+
+    @staticmethod
+    def seed(n: int) -> None:
+        lucid.random.seed(int(n))
 
     def set_threads(self, n: int) -> None:
         if n:
             lucid.set_num_threads(int(n))
 
     def build_model(self):
-        self.device = resolve_device(self.cfg.device)
+        self.device = self.resolve_device(self.cfg.device)
         model = lucid_models.build(self.cfg.model, self.num_classes, self.input_shape,
                                    self.cfg.hidden)
         self._rename = renamer(model)

@@ -13,32 +13,32 @@ from . import torch_models
 from .base import Backend
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` -> ``cuda``, else ``mps``, else ``cpu``; other names are checked."""
-    if name in ("auto", None, ""):
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("PyTorch sees no CUDA device here")
-    if name == "mps" and not (getattr(torch.backends, "mps", None)
-                              and torch.backends.mps.is_available()):
-        raise ValueError("PyTorch's MPS backend is not available here")
-    if name not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown PyTorch device {name!r}; valid: cpu, cuda, mps, auto")
-    return name
-
-
-def seed(n: int) -> None:
-    torch.manual_seed(int(n))
-
-
 class TorchBackend(Backend):
     name = "torch"
     functional = F
     optim = torch.optim
+
+    @staticmethod
+    def resolve_device(name: str) -> str:
+        """``auto`` -> ``cuda``, else ``mps``, else ``cpu``; other names are checked."""
+        if name in ("auto", None, ""):
+            if torch.cuda.is_available():
+                return "cuda"
+            if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+                return "mps"
+            return "cpu"
+        if name == "cuda" and not torch.cuda.is_available():
+            raise ValueError("PyTorch sees no CUDA device here")
+        if name == "mps" and not (getattr(torch.backends, "mps", None)
+                                  and torch.backends.mps.is_available()):
+            raise ValueError("PyTorch's MPS backend is not available here")
+        if name not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"unknown PyTorch device {name!r}; valid: cpu, cuda, mps, auto")
+        return name
+
+    @staticmethod
+    def seed(n: int) -> None:
+        torch.manual_seed(int(n))
 
     def set_threads(self, n: int) -> None:
         if n:
