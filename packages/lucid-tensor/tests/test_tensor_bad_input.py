@@ -105,8 +105,9 @@ def test_randint_needs_low_below_high(low, high):
 
 
 def test_randint_bounds_must_be_ints():
-    with pytest.raises(creation.ArgumentError, match="high must be an int"):
+    with pytest.raises(lucid.ArgumentTypeError, match="high must be an int") as info:
         lucid.randint(0, 2.5, (3,))
+    assert isinstance(info.value, TypeError)
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,8 @@ POLICY = {
         ("sort", lambda: _x().sort(dim=2)),                             # sorting
         ("topk", lambda: _x().topk(4)),
         ("kthvalue", lambda: _x().kthvalue(1, dim=3)),
+        ("normalize", lambda: lucid.normalize(_x(), dim=2)),             # nn distance
+        ("cosine_similarity", lambda: lucid.cosine_similarity(_x(), _x(), dim=-3)),
     ]),
     "wrong argument type or missing argument": (lucid.ArgumentTypeError, TypeError, [
         ("clamp", lambda: _x().clamp()),                                # elementwise
@@ -42,6 +44,14 @@ POLICY = {
         ("zeros", lambda: lucid.zeros(2.5, 3)),                          # creation
         ("scatter", lambda: _x().scatter(0, lucid.tensor([[0]]))),      # scatter
         ("topk", lambda: _x().topk(1.5)),                               # sorting
+        ("randint", lambda: lucid.randint(0, 2.5, (2,))),                 # random
+        ("randn_like", lambda: lucid.randn_like([1.0, 2.0])),
+        ("randperm", lambda: lucid.randperm(2.5)),
+        ("bmm", lambda: lucid.bmm(lucid.zeros(1, 2, 2), [[[1.0]]])),      # linalg
+        ("einsum", lambda: lucid.einsum(_x(), "ij->")),
+        ("expand_as", lambda: _x().expand_as((2, 3))),                  # views
+        ("dropout", lambda: lucid.dropout([1.0], 0.5)),                 # nn
+        ("embedding", lambda: lucid.embedding([0], _x())),
     ]),
     "dtype the op refuses": (lucid.DTypeError, TypeError, [
         ("softmax", lambda: lucid.softmax(lucid.zeros(2, dtype=lucid.int32))),
@@ -70,6 +80,20 @@ POLICY = {
         ("pad", lambda: lucid.pad(_x(), (1, 1), mode="wrap")),
         ("sort", lambda: _x().sort(dim=0, axis=0)),                     # sorting
         ("randint", lambda: lucid.randint(5, 5, (2,))),                 # random
+        ("einsum", lambda: lucid.einsum("ij->ii", _x())),               # linalg
+        ("isclose", lambda: lucid.isclose(_x(), _x(), atol=-1)),        # comparison
+        ("cross_entropy", lambda: lucid.cross_entropy(_x(), lucid.tensor([0, 1]),  # nn loss
+                                                      reduction="avg")),
+        ("cross_entropy", lambda: lucid.cross_entropy(_x(), lucid.tensor([0, 1]),
+                                                      label_smoothing=1.5)),
+        ("kl_div", lambda: lucid.kl_div(_x(), _x(), reduction="avg")),
+        ("huber_loss", lambda: lucid.huber_loss(_x(), _x(), delta=0)),
+        ("gelu", lambda: lucid.gelu(_x(), approximate="erf")),           # nn activation
+        ("normalize", lambda: lucid.normalize(_x(), p=0)),               # nn distance
+        ("dropout", lambda: lucid.dropout(_x(), 1.5)),                   # nn dropout
+        ("dropout2d", lambda: lucid.dropout2d(lucid.zeros(1, 2, 3, 3), -0.1)),
+        ("interpolate", lambda: lucid.interpolate(lucid.zeros(1, 1, 4), mode="cubic")),
+        ("max_pool2d", lambda: lucid.max_pool2d(lucid.zeros(1, 1, 4, 4), (2, 2, 2))),
     ]),
 }
 

@@ -12,7 +12,8 @@ import mlx.core as mx
 import numpy as np
 
 from . import dtypes as _dt
-from .creation import ArgumentError, _make, _shape
+from .creation import _make, _shape
+from .errors import ArgumentError, ArgumentTypeError
 
 
 def seed(n: int) -> None:
@@ -61,7 +62,7 @@ def randint(low, high=None, size=(), dtype=None, device=None):
         low, high = 0, low
     for name, v in (("low", low), ("high", high)):
         if isinstance(v, builtins.bool) or not isinstance(v, (builtins.int, np.integer)):
-            raise ArgumentError(f"randint: {name} must be an int, got {v!r}")
+            raise ArgumentTypeError(f"randint: {name} must be an int, got {v!r}")
     if low >= high:
         raise ArgumentError(
             f"randint: low must be less than high, got low={low} >= high={high}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from ..errors import ShapeError
+from ..errors import ArgumentError
 from ..function import op
 from ..tensor import Tensor
 
@@ -35,7 +35,7 @@ def _isclose(x, y, rtol, atol, equal_nan):
 def _tolerances(name: str, rtol, atol) -> tuple[float, float]:
     rtol, atol = float(rtol), float(atol)
     if rtol < 0 or atol < 0:
-        raise ShapeError(f"{name}: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
+        raise ArgumentError(f"{name}: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
     return rtol, atol
 
 

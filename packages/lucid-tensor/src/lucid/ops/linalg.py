@@ -22,7 +22,7 @@ import string
 
 import mlx.core as mx
 
-from ..errors import ShapeError
+from ..errors import ArgumentError, ArgumentTypeError, ShapeError
 from ..function import op
 from ..tensor import Tensor
 from .arithmetic import matmul
@@ -33,7 +33,9 @@ __all__ = ["bmm", "einsum"]
 def bmm(x: Tensor, y: Tensor) -> Tensor:
     """Batched matrix product of (b, n, m) and (b, m, p): out[i] = x[i] @ y[i] (no broadcasting)."""
     if not (isinstance(x, Tensor) and isinstance(y, Tensor)):
-        raise ShapeError("bmm: both operands must be tensors")
+        raise ArgumentTypeError(
+            f"bmm: both operands must be tensors, got {type(x).__name__} and {type(y).__name__}"
+        )
     if x.ndim != 3 or y.ndim != 3:
         raise ShapeError(f"bmm: both operands must be 3-D, got shapes {x.shape} and {y.shape}")
     if x.shape[0] != y.shape[0] or x.shape[2] != y.shape[1]:
@@ -60,7 +62,7 @@ def _parse(equation: str, shapes: list[tuple]) -> tuple[list[str], str]:
     for term in terms + ([out] if out is not None else []):
         bad = set(term.replace("...", "")) - set(string.ascii_letters)
         if bad or term.count("...") > 1:
-            raise ShapeError(
+            raise ArgumentError(
                 f"einsum: invalid subscripts {term!r} in {equation!r}: labels are letters, with "
                 "at most one '...' per operand"
             )
@@ -93,10 +95,10 @@ def _parse(equation: str, shapes: list[tuple]) -> tuple[list[str], str]:
             out_ell = ell
         out = out.replace("...", out_ell)
         if len(set(out)) != len(out):
-            raise ShapeError(f"einsum: output subscripts repeat a label in {equation!r}")
+            raise ArgumentError(f"einsum: output subscripts repeat a label in {equation!r}")
         missing = set(out) - set("".join(subs))
         if missing:
-            raise ShapeError(
+            raise ArgumentError(
                 f"einsum: output label(s) {sorted(missing)} appear in no operand of {equation!r}"
             )
     _check_sizes(equation, subs, shapes)
@@ -171,12 +173,12 @@ def _einsum(*arrays, subs, out):
 def einsum(equation: str, *operands) -> Tensor:
     """Einstein summation, as ``torch.einsum(equation, *operands)`` (or a list of operands)."""
     if not isinstance(equation, str):
-        raise ShapeError(f"einsum: the first argument must be the equation string, got "
-                         f"{type(equation).__name__}")
+        raise ArgumentTypeError(f"einsum: the first argument must be the equation string, got "
+                                f"{type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
-        raise ShapeError("einsum: needs at least one operand")
+        raise ArgumentTypeError("einsum: needs at least one operand")
     operands = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in operands)
     subs, out = _parse(equation, [t.shape for t in operands])
     return _einsum(*operands, subs=subs, out=out)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from .. import random
-from ..errors import DTypeError, ShapeError
+from ..errors import ArgumentTypeError, DTypeError, ShapeError
 from ..tensor import Tensor
 
 __all__ = ["randn_like", "rand_like", "randint_like", "randperm"]
@@ -19,7 +19,7 @@ __all__ = ["randn_like", "rand_like", "randint_like", "randperm"]
 
 def _like(name: str, x: Tensor, dtype, device, floating: bool):
     if not isinstance(x, Tensor):
-        raise DTypeError(f"{name}: expects a Tensor, got {type(x).__name__}")
+        raise ArgumentTypeError(f"{name}: expects a Tensor, got {type(x).__name__}")
     dtype = _dt.to_dtype(dtype) or x.dtype
     if floating and not _dt.is_floating(dtype):
         raise DTypeError(
@@ -54,7 +54,7 @@ def randint_like(x: Tensor, low=0, high=None, *, dtype=None, device=None) -> Ten
 def randperm(n: int, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of ``0 .. n-1`` (int64 unless ``dtype`` is given)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise DTypeError(f"randperm: n must be an int, got {n!r} ({type(n).__name__})")
+        raise ArgumentTypeError(f"randperm: n must be an int, got {n!r} ({type(n).__name__})")
     if n < 0:
         raise ShapeError(f"randperm: n must be non-negative, got {n}")
     out = random.permutation(int(n), device=device)

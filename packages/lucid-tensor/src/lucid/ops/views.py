@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from ..errors import ShapeError
+from ..errors import ArgumentTypeError, ShapeError
 from ..function import op
 from ..tensor import Tensor
 from .shape import expand, reshape, transpose
@@ -40,7 +40,7 @@ def t(x: Tensor) -> Tensor:
 
 def _shape_of(name: str, other) -> tuple:
     if not isinstance(other, Tensor):
-        raise ShapeError(f"{name}: other must be a Tensor, got {type(other).__name__}")
+        raise ArgumentTypeError(f"{name}: other must be a Tensor, got {type(other).__name__}")
     return other.shape
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from ...errors import ArgumentError
+
 
 def pair(value, what: str, op_name: str) -> tuple[int, int]:
     """``3 -> (3, 3)``; a pair of ints stays a pair; anything else is an error."""
@@ -31,7 +33,7 @@ def pair(value, what: str, op_name: str) -> tuple[int, int]:
         value = (value, value)
     value = tuple(int(v) for v in value)
     if len(value) != 2:
-        raise ValueError(f"{op_name}: {what} must be an int or a pair of ints, got {value}")
+        raise ArgumentError(f"{op_name}: {what} must be an int or a pair of ints, got {value}")
     return value
 
 

@@ -7,7 +7,7 @@ import math
 
 import mlx.core as mx
 
-from ...errors import ShapeError
+from ...errors import ArgumentError, ShapeError
 from ...function import op
 from ...tensor import Tensor
 
@@ -59,7 +59,7 @@ def gelu(input, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit ``x Phi(x)``, exact (``"none"``) or with the tanh
     approximation (``"tanh"``)."""
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ArgumentError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return _gelu(input, approximate=approximate)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from ...errors import DTypeError, ShapeError
+from ...errors import ArgumentError, DTypeError, ShapeError
 from ...function import op
 from ...tensor import Tensor
 
@@ -21,7 +21,7 @@ def dropout2d(input, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each channel of ``(N, C, H, W)`` (or ``(N, C, L)``) with probability ``p`` and
     scale the rest by ``1 / (1 - p)`` when ``training``; the identity otherwise."""
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout2d: probability must be in [0, 1], got {p}")
+        raise ArgumentError(f"dropout2d: probability must be in [0, 1], got {p}")
     if input.ndim not in (3, 4):
         raise ShapeError(f"dropout2d: expected a 4-D input (N, C, H, W) or 3-D (N, C, L), got "
                          f"shape {input.shape}")

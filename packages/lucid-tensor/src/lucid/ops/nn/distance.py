@@ -7,14 +7,9 @@ import math
 
 import mlx.core as mx
 
-from ...errors import ShapeError
+from ...errors import ArgumentError, ShapeError
 from ...function import op
-
-
-def _axis(name, dim, ndim, shape):
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
-        raise ShapeError(f"{name}: dim {dim} is out of range for input of shape {shape}")
-    return dim % max(ndim, 1)
+from .. import axes
 
 
 def _norm(x, p, axis):
@@ -56,10 +51,10 @@ def _normalize(x, p=2.0, axis=1, eps=1e-12):
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
     """``x / max(||x||_p, eps)`` along ``dim``: unit vectors, zero vectors left at zero."""
     if not p > 0:
-        raise ValueError(f"normalize: p must be positive (or inf), got {p}")
+        raise ArgumentError(f"normalize: p must be positive (or inf), got {p}")
     if input.ndim == 0:
         raise ShapeError("normalize: input must have at least one dimension, got a 0-d tensor")
-    axis = _axis("normalize", dim, input.ndim, input.shape)
+    axis = axes.axis("normalize", dim, input.ndim, input.shape)
     return _normalize(input, p=float(p), axis=axis, eps=float(eps))
 
 
@@ -91,7 +86,7 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
     except ValueError as err:
         raise ShapeError(f"cosine_similarity: shapes {x1.shape} and {x2.shape} do not "
                          "broadcast") from err
-    axis = _axis("cosine_similarity", dim, len(shape), shape)
+    axis = axes.axis("cosine_similarity", dim, len(shape), shape)
     # broadcast first: a size-1 ``dim`` must be repeated before its norm is taken
     x1 = x1 if x1.shape == shape else x1.broadcast_to(shape)
     x2 = x2 if x2.shape == shape else x2.broadcast_to(shape)

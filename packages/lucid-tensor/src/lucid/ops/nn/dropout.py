@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from ...errors import DTypeError
+from ...errors import ArgumentError, ArgumentTypeError, DTypeError
 from ...function import op
 from ...tensor import Tensor
 
@@ -23,9 +23,9 @@ def dropout(x, p=0.5, training=True, inplace=False) -> Tensor:
     ignored (tensors are immutable here).
     """
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability p must be between 0 and 1, got {p}")
+        raise ArgumentError(f"dropout: probability p must be between 0 and 1, got {p}")
     if not isinstance(x, Tensor):
-        raise TypeError(f"dropout: input must be a lucid Tensor, got {type(x).__name__}")
+        raise ArgumentTypeError(f"dropout: input must be a lucid Tensor, got {type(x).__name__}")
     if not mx.issubdtype(x.dtype, mx.floating):
         raise DTypeError(f"dropout: needs a floating-point input, got {x.dtype_name} "
                          f"with shape {x.shape}")

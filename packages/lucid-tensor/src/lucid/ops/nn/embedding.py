@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from ...errors import DTypeError, LucidIndexError, ShapeError
+from ...errors import ArgumentTypeError, DTypeError, LucidIndexError, ShapeError
 from ...function import op
 from ...tensor import Tensor
 
 
 def _check_indices(name, indices):
     if not isinstance(indices, Tensor):
-        raise TypeError(f"{name}: indices must be a lucid Tensor, got {type(indices).__name__}")
+        raise ArgumentTypeError(f"{name}: indices must be a lucid Tensor, got {type(indices).__name__}")
     if not mx.issubdtype(indices.dtype, mx.integer):
         raise DTypeError(f"{name}: indices must be integers, got {indices.dtype_name} "
                          f"with shape {indices.shape}")

@@ -22,7 +22,7 @@ import math
 import mlx.core as mx
 import numpy as np
 
-from ...errors import ShapeError
+from ...errors import ArgumentError, ShapeError
 from ...function import op
 
 _LINEAR = {"linear": 3, "bilinear": 4, "trilinear": 5}
@@ -112,14 +112,14 @@ def _sizes(x, size, scale_factor, recompute_scale_factor):
     """Output sizes and the scale factors the kernels see (None: derive from the sizes)."""
     k = x.ndim - 2
     if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
+        raise ArgumentError("interpolate: give exactly one of size and scale_factor")
     if size is not None:
         out = tuple(int(s) for s in _per_axis(size, k, "size"))
         scales = (None,) * k
     else:
         scales = tuple(float(s) for s in _per_axis(scale_factor, k, "scale_factor"))
         if min(scales) <= 0:
-            raise ValueError(f"interpolate: scale_factor must be positive, got {scale_factor}")
+            raise ArgumentError(f"interpolate: scale_factor must be positive, got {scale_factor}")
         out = tuple(math.floor(n * s) for n, s in zip(x.shape[2:], scales, strict=True))
         if recompute_scale_factor:
             scales = (None,) * k
@@ -138,7 +138,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest",
     ``"bilinear"`` (4-D), ``"trilinear"`` (5-D); ``align_corners`` only for the linear ones.
     """
     if mode not in _MODES:
-        raise ValueError(f"interpolate: mode must be one of {', '.join(_MODES)}; got {mode!r}")
+        raise ArgumentError(f"interpolate: mode must be one of {', '.join(_MODES)}; got {mode!r}")
     if input.ndim not in (3, 4, 5):
         raise ShapeError(f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, *spatial), "
                          f"got shape {input.shape}")
@@ -146,10 +146,10 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest",
         raise ShapeError(f"interpolate: mode {mode!r} needs a {_LINEAR[mode]}-D input, got "
                          f"shape {input.shape}")
     if mode not in _LINEAR and align_corners is not None:
-        raise ValueError("interpolate: align_corners can only be set with the linear modes "
+        raise ArgumentError("interpolate: align_corners can only be set with the linear modes "
                          "(linear, bilinear, trilinear)")
     if antialias:
-        raise ValueError("interpolate: antialias=True is not supported")
+        raise ArgumentError("interpolate: antialias=True is not supported")
     out, scales = _sizes(input, size, scale_factor, recompute_scale_factor)
     x = input
     for axis in range(input.ndim - 1, 1, -1):  # the last axis first, as PyTorch's kernels

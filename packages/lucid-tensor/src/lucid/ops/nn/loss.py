@@ -9,7 +9,7 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
-from ...errors import DTypeError, LucidIndexError, ShapeError
+from ...errors import ArgumentError, DTypeError, LucidIndexError, ShapeError
 from ...function import op
 from ...tensor import Tensor
 
@@ -18,7 +18,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _check_reduction(name: str, reduction: str) -> None:
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{name}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+        raise ArgumentError(f"{name}: reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
 
 
 def _reduce(loss, reduction):
@@ -149,7 +149,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100,
     or class probabilities (N, C, *), fused: ``log_softmax`` and NLL in one op."""
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+        raise ArgumentError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
     x, y, unbatched = _batched(input, target)
     w = _data(weight)
@@ -333,7 +333,7 @@ def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
     ``|x - t| - beta / 2``; beta = 0 is the L1 loss."""
     _check_reduction("smooth_l1_loss", reduction)
     if beta < 0:
-        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+        raise ArgumentError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     return _smooth_l1_loss(input, target, reduction=reduction, beta=float(beta))
 
 
@@ -352,7 +352,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
     beyond; equal to ``delta * smooth_l1_loss(beta=delta)``."""
     _check_reduction("huber_loss", reduction)
     if delta <= 0:
-        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+        raise ArgumentError(f"huber_loss: delta must be positive, got {delta}")
     return _huber_loss(input, target, reduction=reduction, delta=float(delta))
 
 
@@ -396,7 +396,7 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False):
     ``p`` from the log-probabilities ``input``. ``reduction="batchmean"`` (sum / batch size)
     is the true KL divergence per sample; ``"mean"`` divides by the number of elements."""
     if reduction not in _REDUCTIONS + ("batchmean",):
-        raise ValueError(f"kl_div: reduction must be 'none', 'mean', 'sum' or 'batchmean', "
+        raise ArgumentError(f"kl_div: reduction must be 'none', 'mean', 'sum' or 'batchmean', "
                          f"got {reduction!r}")
     return _kl_div(input, target, reduction=reduction, log_target=bool(log_target))
 
