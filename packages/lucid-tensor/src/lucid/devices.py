@@ -92,3 +92,11 @@ def set_default_device(device) -> None:
 
 def get_default_device() -> str:
     return _default
+
+
+def run_on(device: str, fn, *args, **kwargs):
+    """Run an MLX computation on ``device`` (no context switch when it is the default)."""
+    if device == _default:
+        return fn(*args, **kwargs)
+    with mx.stream(mx_device(device)):
+        return fn(*args, **kwargs)

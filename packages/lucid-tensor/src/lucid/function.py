@@ -23,6 +23,7 @@ import functools
 import mlx.core as mx
 
 from . import autograd, devices
+from .devices import run_on  # noqa: F401 - re-exported: it lived here before devices.py
 from .dtypes import FLOATING
 from .errors import DeviceError, DTypeError, LucidError, ShapeError
 from .tensor import Tensor
@@ -62,14 +63,6 @@ def translate_mlx_error(name: str, args, err: Exception) -> LucidError:
     if "dtype" in lower or ("type" in lower and "shape" not in lower):
         return DTypeError(text)
     return ShapeError(text)
-
-
-def run_on(device: str, fn, *args, **kwargs):
-    """Run an MLX computation on ``device`` (no context switch when it is the default)."""
-    if device == devices.get_default_device():
-        return fn(*args, **kwargs)
-    with mx.stream(devices.mx_device(device)):
-        return fn(*args, **kwargs)
 
 
 def record(name: str, out: mx.array, inputs, backward, device: str):

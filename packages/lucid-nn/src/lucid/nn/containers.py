@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
+from lucid.errors import LucidIndexError
+
 from .module import Module, _addindent
 
 
 def _index(i: int, n: int, what: str) -> int:
     i = int(i)
     if not -n <= i < n:
-        raise IndexError(f"{what} index {i} is out of range for length {n}")
+        raise LucidIndexError(f"{what} index {i} is out of range for length {n}")
     return i + n if i < 0 else i
 
 
@@ -82,7 +84,7 @@ class Sequential(_ModuleSequence):
         n = len(self)
         index = index + n if index < 0 else index
         if not 0 <= index <= n:
-            raise IndexError(f"Sequential.insert index {index} is out of range for length {n}")
+            raise LucidIndexError(f"Sequential.insert index {index} is out of range for length {n}")
         items = list(self._modules.values())
         items.insert(index, module)
         self._modules.clear()

@@ -17,7 +17,8 @@ from __future__ import annotations
 import math
 
 import mlx.core as mx
-from lucid.function import run_on
+from lucid.devices import run_on
+from lucid.errors import ArgumentError, ArgumentTypeError, ShapeError
 from lucid.tensor import Tensor
 
 __all__ = [
@@ -47,18 +48,18 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         elif isinstance(param, (int, float)) and not isinstance(param, bool):
             slope = param
         else:
-            raise ValueError(f"calculate_gain: negative_slope {param!r} is not a number")
+            raise ArgumentTypeError(f"calculate_gain: negative_slope {param!r} is not a number")
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
-    raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
+    raise ArgumentError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight with at least 2 dimensions."""
     shape = tuple(tensor.shape)
     if len(shape) < 2:
-        raise ValueError(
+        raise ShapeError(
             f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions "
             f"(shape {shape})"
         )
@@ -71,7 +72,7 @@ calculate_fan_in_and_fan_out = _calculate_fan_in_and_fan_out
 
 def _fan(tensor: Tensor, mode: str) -> int:
     if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+        raise ArgumentError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 

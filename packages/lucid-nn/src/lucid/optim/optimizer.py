@@ -35,8 +35,8 @@ from itertools import chain
 
 import mlx.core as mx
 from lucid.autograd import enable_grad
+from lucid.devices import run_on
 from lucid.errors import LucidError, ShapeError
-from lucid.function import run_on
 from lucid.tensor import Tensor
 
 

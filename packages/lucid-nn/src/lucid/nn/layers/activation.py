@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lucid
+from lucid.errors import ArgumentError
 
 from .. import functional as F
 from .. import init as nn_init
@@ -44,7 +45,7 @@ class GELU(Module):
     def __init__(self, approximate: str = "none"):
         super().__init__()
         if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+            raise ArgumentError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x):

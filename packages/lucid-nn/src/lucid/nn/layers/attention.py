@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import lucid
+from lucid.errors import ArgumentError
 
 from .. import functional as F
 from .. import init
@@ -31,8 +32,8 @@ class MultiheadAttention(Module):
                  batch_first: bool = False, device=None, dtype=None):
         super().__init__()
         if embed_dim % num_heads:
-            raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} is not divisible by "
-                             f"num_heads {num_heads}")
+            raise ArgumentError(f"MultiheadAttention: embed_dim {embed_dim} is not divisible by "
+                                f"num_heads {num_heads}")
         if add_bias_kv or add_zero_attn:
             raise NotImplementedError("MultiheadAttention: add_bias_kv and add_zero_attn are "
                                       "not supported by Lucid")

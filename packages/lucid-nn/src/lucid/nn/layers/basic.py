@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import lucid
+from lucid.ops import axes
 
 from ..module import Module
 
@@ -42,10 +43,10 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = dim, tuple(int(s) for s in unflattened_size)
 
     def forward(self, x):
-        dim = self.dim if self.dim >= 0 else self.dim + x.ndim
-        if not 0 <= dim < x.ndim:
-            raise lucid.ShapeError(f"Unflatten: dim {self.dim} is out of range for input of "
-                                   f"shape {x.shape}")
+        if x.ndim == 0:
+            raise lucid.ShapeError("Unflatten: input must have at least one dimension, got a "
+                                   "0-d tensor")
+        dim = axes.axis("Unflatten", self.dim, x.ndim, x.shape)
         sizes, n = self.unflattened_size, x.shape[dim]
         known = math.prod(s for s in sizes if s != -1)
         ok = (known > 0 and n % known == 0) if -1 in sizes else n == known

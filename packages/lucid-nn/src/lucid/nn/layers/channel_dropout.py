@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lucid.errors import ArgumentError
+
 from .. import functional as F
 from ..module import Module
 
@@ -13,7 +15,7 @@ class Dropout2d(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout2d: probability must be in [0, 1], got {p}")
+            raise ArgumentError(f"Dropout2d: probability must be in [0, 1], got {p}")
         self.p, self.inplace = p, inplace
 
     def forward(self, x):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from lucid.errors import ShapeError
+from lucid.errors import ArgumentError, ShapeError
 
 from .. import functional as F
 from .. import init
@@ -29,17 +29,17 @@ class _ConvNd(Module):
             raise ShapeError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must be divisible by groups ({groups})")
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
-            raise ValueError(f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or "
-                             f"'circular', got {padding_mode!r}")
+            raise ArgumentError(f"{name}: padding_mode must be 'zeros', 'reflect', 'replicate' or "
+                                f"'circular', got {padding_mode!r}")
         if padding_mode != "zeros" and self._transposed:
-            raise ValueError(f"{name}: only padding_mode='zeros' is supported")
+            raise ArgumentError(f"{name}: only padding_mode='zeros' is supported")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
-                raise ValueError(f"{name}: padding must be 'same', 'valid', an int or a tuple; "
-                                 f"got {padding!r}")
+                raise ArgumentError(f"{name}: padding must be 'same', 'valid', an int or a tuple; "
+                                    f"got {padding!r}")
             if padding == "same" and any(s != 1 for s in ntuple(stride, n)):
-                raise ValueError(f"{name}: padding='same' is not supported for strided "
-                                 "convolutions")
+                raise ArgumentError(f"{name}: padding='same' is not supported for strided "
+                                    "convolutions")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = ntuple(kernel_size, n)
         self.stride = ntuple(stride, n)
@@ -144,7 +144,7 @@ class ConvTranspose2d(_ConvNd):
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
                  padding_mode: str = "zeros", device=None, dtype=None):
         if isinstance(padding, str):
-            raise ValueError("ConvTranspose2d: padding must be an int or a tuple")
+            raise ArgumentError("ConvTranspose2d: padding must be an int or a tuple")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, output_padding, device=device, dtype=dtype)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lucid
 import mlx.core as mx
+from lucid.errors import ArgumentError
 
 from .. import functional as F
 from .. import init
@@ -20,8 +21,8 @@ class Embedding(Module):
         super().__init__()
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
-                                 f"num_embeddings ({num_embeddings})")
+                raise ArgumentError(f"Embedding: padding_idx {padding_idx} must be within "
+                                    f"num_embeddings ({num_embeddings})")
             padding_idx = padding_idx % num_embeddings
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = padding_idx

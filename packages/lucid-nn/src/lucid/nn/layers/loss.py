@@ -6,6 +6,8 @@ Class weights (and ``pos_weight``) are buffers, so they follow ``to(device)`` an
 
 from __future__ import annotations
 
+from lucid.errors import ArgumentError
+
 from .. import functional as F
 from ..module import Module
 
@@ -14,8 +16,8 @@ class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         if reduction not in ("none", "mean", "sum"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'none', 'mean' or "
-                             f"'sum', got {reduction!r}")
+            raise ArgumentError(f"{type(self).__name__}: reduction must be 'none', 'mean' or "
+                                f"'sum', got {reduction!r}")
         self.reduction = reduction
 
 
@@ -114,8 +116,8 @@ class KLDivLoss(Module):
                  log_target: bool = False):
         super().__init__()
         if reduction not in ("none", "mean", "sum", "batchmean"):
-            raise ValueError(f"KLDivLoss: reduction must be 'none', 'mean', 'sum' or "
-                             f"'batchmean', got {reduction!r}")
+            raise ArgumentError(f"KLDivLoss: reduction must be 'none', 'mean', 'sum' or "
+                                f"'batchmean', got {reduction!r}")
         self.reduction, self.log_target = reduction, log_target
 
     def forward(self, input, target):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lucid
+from lucid.errors import ArgumentError
 
 from .. import functional as F
 from .. import init
@@ -52,8 +53,8 @@ class GroupNorm(Module):
                  affine: bool = True, device=None, dtype=None, *, bias: bool = True):
         super().__init__()
         if num_channels % num_groups:
-            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
-                             f"num_groups ({num_groups})")
+            raise ArgumentError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                                f"num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = (
             num_groups, num_channels, eps, affine)
         if affine:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 import lucid
+from lucid.errors import ArgumentError, ArgumentTypeError, ShapeError
 
 from .. import functional as F
 from .. import init
@@ -39,10 +40,10 @@ class RNNBase(Module):
                  bidirectional: bool = False, device=None, dtype=None):
         super().__init__()
         if hidden_size <= 0 or num_layers <= 0 or input_size <= 0:
-            raise ValueError(f"{type(self).__name__}: input_size, hidden_size and num_layers "
-                             f"must be positive, got {input_size}, {hidden_size}, {num_layers}")
+            raise ArgumentError(f"{type(self).__name__}: input_size, hidden_size and num_layers "
+                                f"must be positive, got {input_size}, {hidden_size}, {num_layers}")
         if not 0 <= dropout <= 1:
-            raise ValueError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
+            raise ArgumentError(f"{type(self).__name__}: dropout must be in [0, 1], got {dropout}")
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional
@@ -104,14 +105,14 @@ class RNNBase(Module):
     def forward(self, input, hx=None):
         name = type(self).__name__
         if input.ndim not in (2, 3):
-            raise ValueError(f"{name}: expected a 2-D (unbatched) or 3-D input, got shape "
+            raise ShapeError(f"{name}: expected a 2-D (unbatched) or 3-D input, got shape "
                              f"{input.shape}")
         batched = input.ndim == 3
         x = input if batched else input.unsqueeze(1)
         if batched and self.batch_first:
             x = x.transpose(0, 1)
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"{name}: input has {x.shape[-1]} features, expected "
+            raise ShapeError(f"{name}: input has {x.shape[-1]} features, expected "
                              f"{self.input_size} (input shape {input.shape})")
         directions = 2 if self.bidirectional else 1
         state_shape = (self.num_layers * directions, x.shape[1], self.hidden_size)
@@ -145,11 +146,11 @@ class RNNBase(Module):
             return zeros, (zeros if self.mode == "LSTM" else None)
         states = hx if self.mode == "LSTM" else (hx,)
         if self.mode == "LSTM" and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
-            raise ValueError(f"{name}: hx must be a tuple (h_0, c_0)")
+            raise ArgumentTypeError(f"{name}: hx must be a tuple (h_0, c_0)")
         states = [s if batched else s.unsqueeze(1) for s in states]
         for s in states:
             if tuple(s.shape) != shape:
-                raise ValueError(f"{name}: initial state has shape {tuple(s.shape)}, expected "
+                raise ShapeError(f"{name}: initial state has shape {tuple(s.shape)}, expected "
                                  f"{shape if batched else (shape[0], shape[2])}")
         return states[0], (states[1] if self.mode == "LSTM" else None)
 
@@ -174,7 +175,7 @@ class RNN(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", **kwargs):
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise ArgumentError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
                          hidden_size, num_layers, **kwargs)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 
+from lucid.errors import ArgumentError
+
 from .. import functional as F
 from ..containers import ModuleList
 from ..module import Module
@@ -41,8 +43,8 @@ class TransformerEncoderLayer(Module):
         self.dropout2 = Dropout(dropout)
         if isinstance(activation, str):
             if activation not in ACTIVATIONS:
-                raise ValueError(f"TransformerEncoderLayer: activation must be 'relu' or "
-                                 f"'gelu' or a callable, got {activation!r}")
+                raise ArgumentError(f"TransformerEncoderLayer: activation must be 'relu' or "
+                                    f"'gelu' or a callable, got {activation!r}")
             activation = ACTIVATIONS[activation]
         self.activation = activation
 

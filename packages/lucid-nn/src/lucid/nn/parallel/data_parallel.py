@@ -8,6 +8,8 @@ processes (``DistributedDataParallel``) are the way to use more than one device.
 
 from __future__ import annotations
 
+from lucid.errors import ArgumentTypeError
+
 from ..module import Module
 
 
@@ -15,7 +17,7 @@ class DataParallel(Module):
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0):
         super().__init__()
         if not isinstance(module, Module):
-            raise TypeError(f"DataParallel wraps a lucid.nn.Module, got {type(module).__name__}")
+            raise ArgumentTypeError(f"DataParallel wraps a lucid.nn.Module, got {type(module).__name__}")
         self.module = module
         self.device_ids, self.output_device, self.dim = device_ids, output_device, dim
 

@@ -30,6 +30,7 @@ import weakref
 import mlx.core as mx
 from lucid import autograd
 from lucid import distributed as dist
+from lucid.errors import ArgumentError, ArgumentTypeError
 
 from ..module import Module
 
@@ -41,11 +42,11 @@ class DistributedDataParallel(Module):
                  broadcast_buffers: bool = True):
         super().__init__()
         if not isinstance(module, Module):
-            raise TypeError(f"DistributedDataParallel wraps a lucid.nn.Module, got "
-                            f"{type(module).__name__}")
+            raise ArgumentTypeError(f"DistributedDataParallel wraps a lucid.nn.Module, got "
+                                    f"{type(module).__name__}")
         if bucket_cap_mb <= 0:
-            raise ValueError(f"DistributedDataParallel: bucket_cap_mb must be > 0, got "
-                             f"{bucket_cap_mb}")
+            raise ArgumentError(f"DistributedDataParallel: bucket_cap_mb must be > 0, got "
+                                f"{bucket_cap_mb}")
         self.module = module
         object.__setattr__(self, "bucket_bytes", int(bucket_cap_mb * 2**20))
         object.__setattr__(self, "_pending", False)
