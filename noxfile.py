@@ -95,8 +95,17 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Lucid vs PyTorch benchmarks; figures printed and written to bench-results/."""
+    """Lucid vs PyTorch benchmarks; figures printed and written to bench-results/.
+
+    The training steps run three times: native kernels at the machine's thread count, the
+    MLX-ops path (``LUCID_NATIVE=0``), and native kernels at one thread each."""
     editable_all(session)
+    session.run("python", "-m", "lucid._native", "build", success_codes=[0, 1])
     out = ROOT / "bench-results"
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), "--out", str(out / f"{script.stem}.json"))
+    training = str(ROOT / "benchmarks" / "bench_training.py")
+    session.run("python", training, "--out", str(out / "bench_training_mlx_ops.json"),
+                env={"LUCID_NATIVE": "0"})
+    session.run("python", training, "--threads", "1",
+                "--out", str(out / "bench_training_1_thread.json"))
