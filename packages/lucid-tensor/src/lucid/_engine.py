@@ -83,6 +83,7 @@ from .tensor import Size, Tensor
 _bind_methods(Tensor)
 
 from ._native import native_info
+from ._native import set_num_threads as _native_threads
 from .ops.comparison import *  # noqa: F403
 from .ops.elementwise import *  # noqa: F403
 from .ops.float64 import *  # noqa: F403
@@ -98,8 +99,14 @@ from .ops.views import *  # noqa: F403
 from .serialization import load, save
 
 blas_info = _blas.info
-set_num_threads = _blas.set_num_threads  # threads of the BLAS that MLX's CPU matmuls use
 get_num_threads = _blas.num_threads
+
+
+def set_num_threads(n: int) -> None:
+    """Threads of every CPU thread pool Lucid runs: the OpenBLAS of MLX's matrix products
+    and the native kernels (``LUCID_NUM_THREADS`` sets the latter's default)."""
+    _blas.set_num_threads(n)
+    _native_threads(n)
 
 
 _lucid = _sys.modules[__name__.rpartition(".")[0]]

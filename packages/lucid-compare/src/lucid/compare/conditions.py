@@ -44,7 +44,8 @@ from .environment import thread_env
 #: set for every worker unless already in the environment (bytes; 4 GiB): glibc's default
 #: returns large blocks to the system and page-faults them in again on every step
 MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "4294967296"}
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "LUCID_NUM_THREADS")
 #: ``lucid`` modules that load no engine: the harness, the NumPy-only data packages, and
 #: what ``import lucid`` itself runs (stdlib only; MLX and OpenBLAS load on first use)
 ENGINE_FREE = ("lucid.compare", "lucid.data", "lucid.datasets", "lucid._blas", "lucid._elf")

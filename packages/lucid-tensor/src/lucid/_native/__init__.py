@@ -31,7 +31,18 @@ def enabled_by_env() -> bool:
     return os.environ.get("LUCID_NATIVE", "1").strip().lower() not in ("0", "false", "off", "no")
 
 
+def set_num_threads(n: int) -> None:
+    """Threads of every native kernel from now on (``lucid.set_num_threads`` calls this)."""
+    _state["threads_asked"] = max(1, int(n))
+    module = _state.get("module")
+    if module is not None:
+        module.set_num_threads(_state["threads_asked"])
+        _state["threads"] = _state["threads_asked"]
+
+
 def _threads() -> int:
+    if "threads_asked" in _state:
+        return _state["threads_asked"]
     env = os.environ.get("LUCID_NUM_THREADS")
     if env:
         return max(1, int(env))
