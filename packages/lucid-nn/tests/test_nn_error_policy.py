@@ -22,6 +22,12 @@ POLICY = {
         ("LSTM", lambda: nn.LSTM(3, 4)(lucid.zeros(2, 1, 3), lucid.zeros(1, 1, 4))),
         ("calculate_gain", lambda: init.calculate_gain("leaky_relu", "0.1")),
         ("DataParallel", lambda: nn.DataParallel(lambda x: x)),
+        ("nn.Parameter", lambda: nn.Linear(2, 2).register_parameter("w", lucid.zeros(2))),
+        ("register_forward_hook", lambda: nn.Linear(2, 2).register_forward_hook(5)),
+        ("buffer 'b'", lambda: nn.Linear(2, 2).register_buffer("b", [1.0])),
+    ]),
+    "dtype the layer refuses": (lucid.DTypeError, TypeError, [
+        ("Module.to", lambda: nn.Linear(2, 2).to(lucid.int32)),
     ]),
     "shapes that do not fit": (lucid.ShapeError, ValueError, [
         ("Unflatten", lambda: nn.Unflatten(1, (4, 4))(lucid.zeros(2, 15))),

@@ -27,7 +27,7 @@ import mlx.core as mx
 import numpy as np
 from lucid import devices
 from lucid import dtypes as _dt
-from lucid.errors import LucidError, ShapeError
+from lucid.errors import ArgumentTypeError, DTypeError, LucidError, ShapeError
 from lucid.tensor import Tensor
 
 from .parameter import Parameter
@@ -131,7 +131,8 @@ class Module:
 
     def _register_hook(self, kind: str, hook, prepend: bool, with_kwargs: bool):
         if not callable(hook):
-            raise TypeError(f"register_{kind}: hook must be callable, got {type(hook).__name__}")
+            raise ArgumentTypeError(f"register_{kind}: hook must be callable, got "
+                                    f"{type(hook).__name__}")
         hooks, flagged = self._hooks(f"_{kind}s"), self._hooks(f"_{kind}s_with_kwargs")
         handle = RemovableHandle(hooks, flagged)
         hooks[handle.id] = hook
@@ -197,7 +198,7 @@ class Module:
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"cannot assign {type(value).__name__} as parameter '{name}' of "
                     f"{type(self).__name__}: a Parameter or None is expected"
                 )
@@ -208,14 +209,14 @@ class Module:
             modules[name] = value
         elif name in self.__dict__.get("_modules", ()):
             if value is not None:
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"cannot assign {type(value).__name__} as child module '{name}' of "
                     f"{type(self).__name__}: a Module or None is expected"
                 )
             self._modules[name] = None
         elif name in self.__dict__.get("_buffers", ()):
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"cannot assign {type(value).__name__} as buffer '{name}' of "
                     f"{type(self).__name__}: a Tensor or None is expected"
                 )
@@ -265,7 +266,7 @@ class Module:
         params = self._registry("_parameters")
         self._check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"cannot register {type(param).__name__} as parameter '{name}': wrap it in "
                 "nn.Parameter (or use register_buffer for non-trainable state)"
             )
@@ -277,7 +278,8 @@ class Module:
         buffers = self._registry("_buffers")
         self._check_name(name, "buffer")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"buffer '{name}' must be a Tensor or None, got {type(tensor).__name__}")
+            raise ArgumentTypeError(f"buffer '{name}' must be a Tensor or None, got "
+                                    f"{type(tensor).__name__}")
         self._forget(name, keep="_buffers")
         buffers[name] = tensor
         if not persistent:
@@ -287,7 +289,7 @@ class Module:
         """Register ``module`` as child ``name`` (what attribute assignment does)."""
         modules = self._registry("_modules")
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+            raise ArgumentTypeError(f"{type(module).__name__} is not a Module subclass")
         self._check_name(name, "module")
         self._forget(name, keep="_modules")
         modules[name] = module
@@ -422,7 +424,7 @@ class Module:
         dev = devices.canonical(device) if device is not None else None
         dt = _dt.to_dtype(dtype) if dtype is not None else None
         if dt is not None and not _dt.is_floating(dt):
-            raise TypeError(f"Module.to only casts to floating dtypes, got {_dt.name(dt)}")
+            raise DTypeError(f"Module.to only casts to floating dtypes, got {_dt.name(dt)}")
 
         def move(t: Tensor) -> None:
             if dt is not None and _dt.is_floating(t.dtype) and t.dtype != dt:

@@ -35,7 +35,8 @@ def _isclose(x, y, rtol, atol, equal_nan):
 def _tolerances(name: str, rtol, atol) -> tuple[float, float]:
     rtol, atol = float(rtol), float(atol)
     if rtol < 0 or atol < 0:
-        raise ArgumentError(f"{name}: rtol and atol must be non-negative, got rtol={rtol}, atol={atol}")
+        raise ArgumentError(f"{name}: rtol and atol must be non-negative, got rtol={rtol}, "
+                            f"atol={atol}")
     return rtol, atol
 
 

@@ -17,7 +17,8 @@ class DataParallel(Module):
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0):
         super().__init__()
         if not isinstance(module, Module):
-            raise ArgumentTypeError(f"DataParallel wraps a lucid.nn.Module, got {type(module).__name__}")
+            raise ArgumentTypeError(f"DataParallel wraps a lucid.nn.Module, got "
+                                    f"{type(module).__name__}")
         self.module = module
         self.device_ids, self.output_device, self.dim = device_ids, output_device, dim
 

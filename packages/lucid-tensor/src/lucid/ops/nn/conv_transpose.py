@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from ...errors import ShapeError
+from ...errors import ArgumentTypeError, ShapeError
 from ...function import op
 from ...tensor import Tensor
 from ._windows import im2col, pair
@@ -60,7 +60,8 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     name = "conv_transpose2d"
     for t, what in ((x, "input"), (weight, "weight")):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{name}: {what} must be a lucid Tensor, got {type(t).__name__}")
+            raise ArgumentTypeError(f"{name}: {what} must be a lucid Tensor, got "
+                                    f"{type(t).__name__}")
     shapes = f"input shape {x.shape}, weight shape {weight.shape}"
     check_dtypes(name, x, weight, bias)
     if x.ndim not in (3, 4) or weight.ndim != 4:

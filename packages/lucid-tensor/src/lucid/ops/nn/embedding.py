@@ -11,7 +11,8 @@ from ...tensor import Tensor
 
 def _check_indices(name, indices):
     if not isinstance(indices, Tensor):
-        raise ArgumentTypeError(f"{name}: indices must be a lucid Tensor, got {type(indices).__name__}")
+        raise ArgumentTypeError(f"{name}: indices must be a lucid Tensor, got "
+                                f"{type(indices).__name__}")
     if not mx.issubdtype(indices.dtype, mx.integer):
         raise DTypeError(f"{name}: indices must be integers, got {indices.dtype_name} "
                          f"with shape {indices.shape}")
