@@ -8,6 +8,7 @@ import pathlib
 
 import lucid
 import lucid.nn as nn
+import lucid.nn.functional as F
 import pytest
 from lucid.nn import init
 
@@ -35,6 +36,8 @@ POLICY = {
         ("RNN", lambda: nn.RNN(3, 4)(lucid.zeros(5))),
         ("GRU", lambda: nn.GRU(3, 4)(lucid.zeros(2, 1, 5))),
         ("fan in and fan out", lambda: init.kaiming_uniform_(lucid.zeros(3))),
+        ("scaled_dot_product_attention", lambda: F.scaled_dot_product_attention(
+            lucid.zeros(1, 2, 4), lucid.zeros(1, 2, 3), lucid.zeros(1, 2, 3))),
     ]),
     "conflicting or invalid argument values": (lucid.ArgumentError, ValueError, [
         ("MSELoss", lambda: nn.MSELoss(reduction="avg")),
@@ -49,8 +52,16 @@ POLICY = {
         ("RNN", lambda: nn.RNN(3, 4, nonlinearity="gelu")),
         ("calculate_gain", lambda: init.calculate_gain("swish")),
         ("fan_in", lambda: init.kaiming_uniform_(lucid.zeros(3, 3), mode="fan_avg")),
-        ("cross_entropy", lambda: nn.functional.cross_entropy(
+        ("cross_entropy", lambda: F.cross_entropy(
             lucid.zeros(2, 3), lucid.tensor([0, 1]), label_smoothing=-0.1)),
+        ("dropout", lambda: F.dropout(lucid.zeros(2), 2.0)),                  # functional
+        ("normalize", lambda: F.normalize(lucid.zeros(2, 3), out=lucid.zeros(2, 3))),
+        ("scaled_dot_product_attention", lambda: F.scaled_dot_product_attention(
+            lucid.zeros(1, 2, 4), lucid.zeros(1, 2, 4), lucid.zeros(1, 2, 4),
+            attn_mask=lucid.zeros(2, 2), is_causal=True)),
+        ("instance_norm", lambda: F.instance_norm(lucid.zeros(1, 2, 3),
+                                                  use_input_stats=False)),
+        ("kl_div", lambda: F.kl_div(lucid.zeros(2), lucid.zeros(2), reduce=True)),
     ]),
 }
 
@@ -92,11 +103,11 @@ def _imports_of(path: pathlib.Path) -> set[str]:
 
 
 def test_only_batch_norm_imports_lucid_function():
-    """lucid-nn reaches the engine's device helper through lucid.devices; only the
-    functional batch norm (an op with its own backward) uses lucid.function's ``op``."""
+    """lucid-nn reaches the engine's device helper through lucid.devices; no file of it
+    uses lucid.function's ``op``: every op with its own backward lives in the engine."""
     src = pathlib.Path(nn.__file__).resolve().parents[1]  # .../src/lucid
     users = sorted(str(p.relative_to(src)) for pkg in ("nn", "optim", "models", "utils")
                    for p in (src / pkg).rglob("*.py")
                    if any(m == "lucid.function" or m.startswith("lucid.function.")
                           for m in _imports_of(p)))
-    assert users == ["nn/functional/batch_norm.py"]
+    assert users == []

@@ -1,8 +1,7 @@
 """``lucid.nn.functional`` (``import lucid.nn.functional as F``): every layer as a function.
 
 The engine's ops (``lucid.ops.nn``: linear, activations, normalisations, losses, ...) under
-PyTorch's functional names and signatures; only ``batch_norm`` still writes its own backward
-here.
+PyTorch's functional names and signatures; none writes a backward of its own here.
 """
 
 from .activation import (
