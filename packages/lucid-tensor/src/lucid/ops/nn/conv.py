@@ -60,6 +60,18 @@ def _algorithm(x, w, b, stride, dilation, pads, groups, out_hw, weight_grad, nat
     return ("winograd", m) if m and weight_grad else ("im2col", None)
 
 
+def _input_grad_algorithm(w_shape, stride, dilation, groups, in_hw, dtype):
+    """How the MLX-ops path computes ``dL/dx`` (and ``conv_transpose2d``'s forward):
+    ``("winograd", m)`` or ``("im2col", None)``, a stride-1 convolution of ``g``, when the
+    stride is 1 and copying im2col(g) is cheaper than col2im's adds; else ``("col2im",
+    None)``, one matrix product and the scatter-adds of its columns."""
+    o, cg, kh, kw = w_shape
+    if stride != (1, 1) or o // groups > 2 * cg:
+        return "col2im", None
+    m = winograd.tile_size((cg, o // groups, kh, kw), stride, dilation, groups, in_hw, dtype)
+    return ("winograd", m) if m else ("im2col", None)
+
+
 def conv_forward(x, w, b, stride, dilation, pads, groups, weight_grad=True):
     """``x`` ``(N, C, H, W)``, ``w`` ``(O, C/G, kh, kw)`` -> (NCHW output, backward).
 
@@ -160,15 +172,14 @@ def input_grad(gc, w, in_nhw, out_hw, stride, dilation, pads, groups):
     og = o // groups
     n, h, wd = in_nhw
     ho, wo = out_hw
-    if stride == (1, 1) and og <= 2 * cg:  # copying im2col(g) is cheaper than col2im's adds
+    algorithm, m = _input_grad_algorithm(w.shape, stride, dilation, groups, (h, wd), gc.dtype)
+    if algorithm != "col2im":
         # dx[h] = sum_i W[i]^T g[h + pad_top - d i]: a stride-1 conv of g, padded by
         # d (k - 1) - pad_top on top, with the kernel flipped and in/out channels swapped.
         top, left = dilation[0] * (kh - 1) - pads[0], dilation[1] * (kw - 1) - pads[2]
         g_pads = (top, h + pads[0] - ho, left, wd + pads[2] - wo)
         g_img = gc.reshape(o, n, ho, wo)
-        wt_shape = (cg, og, kh, kw)
-        m = winograd.tile_size(wt_shape, stride, dilation, groups, (h, wd), gc.dtype)
-        if m:
+        if algorithm == "winograd":
             wf = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
             return winograd.conv3x3(g_img, winograd.kernel_transform(wf, m), g_pads, (h, wd), m)
         gcols = im2col(g_img, (kh, kw), (1, 1), dilation, g_pads, (h, wd))

@@ -73,14 +73,14 @@ def tile_size(w_shape, stride, dilation, groups, out_hw, dtype) -> int:
     return TILE if min(o, c) >= 32 and min(out_hw) >= 8 else 0
 
 
-def kernel_transform(w, m=4):
+def kernel_transform(w, m=TILE):
     """``w`` ``(O, C, 3, 3)`` -> ``U`` ``((m+2)^2, O, C)``."""
     o, c = w.shape[:2]
     u = mx.matmul(_matrix((m, "G"), w.dtype), w.reshape(o * c, 9).T)
     return u.reshape((m + 2) ** 2, o, c)
 
 
-def input_transform(x_c, pads, out_hw, m=4):
+def input_transform(x_c, pads, out_hw, m=TILE):
     """``V`` ``((m+2)^2, C, T)``: every input tile ``d``, transformed to ``B^T d B``.
 
     ``x_c`` is ``(C, N, H, W)``; ``T = N * ceil(Ho/m) * ceil(Wo/m)`` tiles, ragged outputs
@@ -100,7 +100,7 @@ def input_transform(x_c, pads, out_hw, m=4):
     return v.reshape(a * a, c, n * th * tw)
 
 
-def output_transform(prod, n, out_hw, m=4):
+def output_transform(prod, n, out_hw, m=TILE):
     """``prod`` ``((m+2)^2, O, T)`` -> output tiles ``A^T prod A``, placed: ``(O, N, Ho, Wo)``."""
     ho, wo = out_hw
     th, tw = -(-ho // m), -(-wo // m)
@@ -110,7 +110,7 @@ def output_transform(prod, n, out_hw, m=4):
     return y if (m * th, m * tw) == (ho, wo) else y[:, :, :ho, :wo]
 
 
-def conv3x3(x_c, u, pads, out_hw, m=4):
+def conv3x3(x_c, u, pads, out_hw, m=TILE):
     """Stride-1 3x3 cross-correlation of ``x_c`` ``(C, N, H, W)`` (channel-major) with the
     transformed kernel ``u`` ``((m+2)^2, O, C)``; ``pads = (top, bottom, left, right)``.
 
@@ -120,7 +120,7 @@ def conv3x3(x_c, u, pads, out_hw, m=4):
     return output_transform(mx.matmul(u, v), x_c.shape[1], out_hw, m)
 
 
-def weight_grad(v, g_c, m=4):
+def weight_grad(v, g_c, m=TILE):
     """``dL/dW`` ``(O, C, 3, 3)`` from ``V`` (``input_transform``) and ``g_c = dL/dout``
     ``(O, N, Ho, Wo)``: the adjoint of ``conv3x3`` in the kernel,
 
