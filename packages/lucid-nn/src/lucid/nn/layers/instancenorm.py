@@ -11,51 +11,20 @@ from __future__ import annotations
 
 import warnings
 
-import lucid
 from lucid.errors import ShapeError
 
 from .. import functional as F
-from .. import init
-from ..module import Module
-from ..parameter import Parameter
+from ._norm_base import _NormBase
 
 
-class _InstanceNorm(Module):
+class _InstanceNorm(_NormBase):
     _spatial: int = 0
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = False, track_running_stats: bool = False, device=None,
                  dtype=None):
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(lucid.ones(num_features, dtype=dtype, device=device))
-            self.bias = Parameter(lucid.zeros(num_features, dtype=dtype, device=device))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", lucid.zeros(num_features, device=device))
-            self.register_buffer("running_var", lucid.ones(num_features, device=device))
-            self.register_buffer("num_batches_tracked",
-                                 lucid.tensor(0, dtype=lucid.int64, device=device))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
-
-    def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            init.zeros_(self.running_mean)
-            init.ones_(self.running_var)
-            init.zeros_(self.num_batches_tracked)
-
-    def reset_parameters(self) -> None:
-        self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-            init.zeros_(self.bias)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype)
 
     def forward(self, x):
         name, k = type(self).__name__, self._spatial
