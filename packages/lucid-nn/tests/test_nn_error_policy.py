@@ -102,7 +102,7 @@ def _imports_of(path: pathlib.Path) -> set[str]:
     return names
 
 
-def test_only_batch_norm_imports_lucid_function():
+def test_lucid_nn_imports_nothing_of_lucid_function():
     """lucid-nn reaches the engine's device helper through lucid.devices; no file of it
     uses lucid.function's ``op``: every op with its own backward lives in the engine."""
     src = pathlib.Path(nn.__file__).resolve().parents[1]  # .../src/lucid

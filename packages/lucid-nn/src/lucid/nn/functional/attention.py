@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import lucid
+from lucid.errors import ArgumentError, ShapeError
 
 from .basic import dropout
 
@@ -35,11 +36,11 @@ def causal_mask(length: int, source: int):
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: float | None = None):
     if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"scaled_dot_product_attention: query {query.shape}, key "
+        raise ShapeError(f"scaled_dot_product_attention: query {query.shape}, key "
                          f"{key.shape} and value {value.shape} do not fit (..., L, E), "
                          "(..., S, E), (..., S, Ev)")
     if is_causal and attn_mask is not None:
-        raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal")
+        raise ArgumentError("scaled_dot_product_attention: pass either attn_mask or is_causal")
     length, source = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = lucid.matmul(query, key.transpose(-2, -1)) * scale

@@ -6,13 +6,14 @@ from __future__ import annotations
 import warnings
 
 import lucid
+from lucid.errors import ArgumentError
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``
     when ``training``; the identity otherwise."""
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
+        raise ArgumentError(f"dropout: probability must be in [0, 1], got {p}")
     return lucid.dropout(input, p, training)
 
 

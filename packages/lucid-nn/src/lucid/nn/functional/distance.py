@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import lucid
+from lucid.errors import ArgumentError
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):
     """``x / max(||x||_p, eps)`` along ``dim``: unit vectors, zero vectors left at zero."""
     if out is not None:
-        raise ValueError("normalize: out= is not supported; use the returned tensor")
+        raise ArgumentError("normalize: out= is not supported; use the returned tensor")
     return lucid.normalize(input, p, dim, eps)
 
 

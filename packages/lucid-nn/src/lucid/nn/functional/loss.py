@@ -8,12 +8,13 @@ Class-indexed losses take input ``(N, C, *)`` (or ``(C,)``) and targets ``(N, *)
 from __future__ import annotations
 
 import lucid
+from lucid.errors import ArgumentError
 
 
 def _no_legacy(name, size_average, reduce):
     if size_average is not None or reduce is not None:
-        raise ValueError(f"{name}: size_average and reduce are deprecated in PyTorch; "
-                         "use reduction=")
+        raise ArgumentError(f"{name}: size_average and reduce are deprecated in PyTorch; "
+                            "use reduction=")
 
 
 def cross_entropy(input, target, weight=None, ignore_index: int = -100,

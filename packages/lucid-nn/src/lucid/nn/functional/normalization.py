@@ -8,7 +8,7 @@ import math
 
 import lucid
 import mlx.core as mx
-from lucid.errors import ShapeError
+from lucid.errors import ArgumentError, ShapeError
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
@@ -42,8 +42,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     shape = (1, c) + (1,) * (input.ndim - 2)
     if not use_input_stats:
         if running_mean is None or running_var is None:
-            raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
-                             "running_var")
+            raise ArgumentError("instance_norm: use_input_stats=False needs running_mean and "
+                                "running_var")
         out = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
         if weight is not None:
             out = out * weight.reshape(shape)
