@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import shlex
 import sys
+import traceback
 from pathlib import Path
 
 from . import __version__
@@ -24,13 +28,24 @@ from .config import (
     RUN_KEYS,
     SCHEDULERS,
     TrainConfig,
+    check_run_value,
+    check_value,
     coerce,
     describe_optimizer,
     describe_scheduler,
     load_config_file,
     parse_override,
 )
-from .errors import EXIT_INTERRUPTED, EXIT_USAGE, CompareError, UsageError
+from .errors import (
+    EXIT_DATA,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CompareError,
+    DamagedFileError,
+    DataUnavailableError,
+    UsageError,
+)
 from .experiments import DEFAULT_EXPERIMENT, EXPERIMENTS, full_dataset, get_experiment
 
 DEFAULT_OUT = "lucid-compare-out"
@@ -119,7 +134,8 @@ def _add_run_flags(p) -> None:
                    help="per-framework change, e.g. torch.step_size=10 (repeatable; fields: "
                         + ", ".join(OVERRIDABLE) + ")")
     r.add_argument("--force", action="store_true", default=None,
-                   help="compare even when the parameter counts differ")
+                   help="compare even when the parameter counts differ; replace a finished "
+                        "run of another config in --out")
     r.add_argument("--divergence-tol", type=float, default=None,
                    help="--same-init tolerance on |loss difference| / max(1, |loss|) "
                         "(default 1e-3)")
@@ -131,10 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the same model on the same data with the same hyper-parameters in "
                     "Lucid and PyTorch, and compare. Without a subcommand: run the default "
                     f"experiment ({DEFAULT_EXPERIMENT}).",
-        epilog="exit status: 0 ok, 1 comparison refused / check failed, 2 usage, 3 data not "
-               "available, 4 a run diverged, 5 framework not installed, 130 interrupted",
+        epilog="exit status: 0 ok, 1 comparison refused / check failed, 2 usage (also: --out "
+               "in use or holding another config's finished run), 3 data or a saved file not "
+               "available or damaged, 4 a run diverged, 5 framework not installed, 70 internal "
+               "error, 130 interrupted",
     )
     parser.add_argument("--version", action="version", version=f"lucid-compare {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, also print the traceback (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
 
     p = sub.add_parser("run", help="train an experiment in each framework, write histories, "
@@ -186,11 +206,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# ----- validation: every flag, before any work -------------------------------------------
+def validate_args(args) -> None:
+    """Check every parsed flag against ``config.RULES`` (ranges) and every path flag for
+    what it must name; raise ``UsageError`` naming the flag."""
+    for dest, value in vars(args).items():
+        check_value(dest, value, "--" + dest.replace("_", "-"))
+    for dest in ("data_dir", "out", "config"):
+        value = getattr(args, dest, None)
+        if value is not None and not str(value).strip():
+            raise UsageError(f"--{dest.replace('_', '-')}: empty path")
+    if getattr(args, "out", None) and args.command == "bench":
+        check_folder(args.out, "--out")
+
+
+def check_folder(path, label: str) -> None:
+    """``UsageError`` when ``path`` exists and is not a folder."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{label} {str(path)!r} is a file, not a folder")
+
+
+def check_data_home(data_dir) -> None:
+    """The data folder (``--data-dir``, else ``LUCID_DATA_HOME``) must not name a file."""
+    if data_dir:
+        check_folder(data_dir, "--data-dir")
+    elif os.environ.get("LUCID_DATA_HOME"):
+        check_folder(os.environ["LUCID_DATA_HOME"], "LUCID_DATA_HOME")
+
+
 # ----- run ------------------------------------------------------------------------------------
 def run_options(args):
     """``RunOptions`` from parsed arguments: experiment defaults < --config < flags."""
     from .runner import RunOptions
 
+    validate_args(args)
     filecfg = load_config_file(args.config) if args.config else {"fields": {}, "run": {},
                                                                  "overrides": {}}
     run = dict(filecfg["run"])
@@ -199,7 +249,8 @@ def run_options(args):
         if key == "progress":
             value = False if args.no_progress else None
         if value is not None:
-            run[key] = value
+            run[key] = check_run_value(key, value, "--" + key.replace("_", "-"))
+    check_data_home(run.get("data_dir"))
     name = args.experiment or filecfg["fields"].get("experiment") or DEFAULT_EXPERIMENT
     exp = get_experiment(name)
     base = full_dataset(exp, bool(run.get("data_dir") or run.get("download"))).as_dict()
@@ -220,8 +271,6 @@ def run_options(args):
         fw, field, value = parse_override(text)
         overrides.setdefault(fw, {})[field] = value
     frameworks = run.get("frameworks") or ["lucid", "torch"]
-    if isinstance(frameworks, str):
-        frameworks = _frameworks(frameworks)
     bad = [fw for fw in overrides if fw not in frameworks]
     if bad:
         raise UsageError(f"override for {', '.join(bad)}, which is not in --frameworks")
@@ -235,7 +284,7 @@ def run_options(args):
         devices={"lucid": run.get("lucid_device"), "torch": run.get("torch_device")},
         out=Path(run.get("out") or DEFAULT_OUT),
         data_dir=run.get("data_dir"),
-        download=bool(run.get("download", False)),
+        download=run.get("download") is True,
         same_init=bool(run.get("same_init", False)),
         seeds=int(run.get("seeds", 1)),
         resume=bool(args.resume),
@@ -248,7 +297,21 @@ def run_options(args):
 def cmd_run(args) -> int:
     from .runner import execute
 
-    return execute(run_options(args))
+    opts = run_options(args)
+    opts.command = shlex.join(["lucid-compare", *getattr(args, "argv", [])])
+    try:
+        return execute(opts)
+    except DataUnavailableError as err:
+        raise DataUnavailableError(in_cli_words(str(err))) from err
+
+
+def in_cli_words(message: str) -> str:
+    """A data package message with its Python arguments named as the CLI's flags."""
+    message = re.sub(r"\bdownload=False\.?", "--download was not given.", message)
+    message = message.replace("call again", "run again").replace("root=", "--data-dir")
+    if "--download was not given" in message:
+        message += "\nOr pass --download to fetch it (--data-dir DIR: into DIR)."
+    return message
 
 
 def cmd_list(args) -> int:
@@ -270,10 +333,17 @@ def cmd_list(args) -> int:
 def cmd_report(args) -> int:
     from . import report
 
+    validate_args(args)
+    out = Path(args.out_dir).expanduser()
+    if not out.is_dir():
+        raise UsageError(f"report: {str(args.out_dir)!r} is not a folder"
+                         + ("" if out.exists() else " (no such folder)"))
     try:
-        result = report.render(args.out_dir, force=args.force, tolerance=args.divergence_tol)
-    except ValueError as err:
-        raise CompareError(str(err)) from err
+        result = report.render(out, force=args.force, tolerance=args.divergence_tol)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        what = f"missing key {err}" if isinstance(err, KeyError) else str(err)
+        raise DamagedFileError(f"report: a history in {str(out)!r} is damaged ({what}); run "
+                               "again to write it anew") from err
     print(f"report: {result['report']}; figures: {', '.join(result['figures'])}")
     print("\n".join(report.summary_table(result["analysis"])))
     return 0
@@ -282,18 +352,25 @@ def cmd_report(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import run_bench
 
+    validate_args(args)
     return run_bench(args)
 
 
 def cmd_parity(args) -> int:
     from .parity import run_parity
 
+    validate_args(args)
     return run_parity(args)
 
 
 def main(argv=None) -> int:
-    """Entry point of ``lucid-compare`` and ``python -m lucid.compare``; returns the status."""
+    """Entry point of ``lucid-compare`` and ``python -m lucid.compare``; returns the status.
+
+    Every failure is one line on stderr and an exit status of ``lucid.compare.errors``;
+    ``--debug`` (anywhere on the line) adds the traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     if not argv or argv[0] in EXPERIMENTS or (
             argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["run", *argv]  # no subcommand: run
@@ -305,14 +382,31 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    args.argv = argv
     try:
         return args.func(args)
-    except CompareError as err:
-        print(f"lucid-compare: error: {err}", file=sys.stderr)
-        return err.exit_code
     except KeyboardInterrupt:
         print("lucid-compare: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - the exit-status contract: one line, one code
+        code, text = _error_status(err)
+        if debug:
+            traceback.print_exc()
+        print(f"lucid-compare: {text}", file=sys.stderr)
+        return code
+
+
+def _error_status(err: Exception) -> tuple[int, str]:
+    """``(exit status, one-line message)`` of an error that reached ``main``."""
+    if isinstance(err, CompareError):
+        return err.exit_code, f"error: {err}"
+    if isinstance(err, MemoryError):
+        return EXIT_DATA, "error: out of memory"
+    if isinstance(err, OSError):
+        where = f" {err.filename!r}" if err.filename else ""
+        return EXIT_DATA, f"error: cannot read or write{where}: {err.strerror or err}"
+    return EXIT_INTERNAL, (f"internal error: {type(err).__name__}: {err} (a bug in "
+                           "lucid-compare; --debug shows the traceback)")
 
 
 __all__ = ["build_parser", "main", "run_options", "FIELD_TYPES"]

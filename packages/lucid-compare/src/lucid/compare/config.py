@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -81,24 +82,77 @@ class TrainConfig:
         return cfg
 
     def validate(self) -> None:
+        """Raise ``UsageError`` unless every field is in its range (``RULES``)."""
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"unknown optimizer {self.optimizer!r}; valid: "
                              f"{', '.join(OPTIMIZERS)}")
         if self.scheduler not in SCHEDULERS:
             raise UsageError(f"unknown scheduler {self.scheduler!r}; valid: "
                              f"{', '.join(SCHEDULERS)}")
-        for name in ("epochs", "batch_size", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("subset", "test_subset", "threads"):
-            if getattr(self, name) < 0:
-                raise UsageError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise UsageError(f"lr must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise UsageError(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if self.scheduler == "step" and self.step_size < 1:
-            raise UsageError(f"step_size must be >= 1, got {self.step_size}")
+        for f in fields(self):
+            if f.name != "extra":
+                check_value(f.name, getattr(self, f.name))
+
+
+# ----- value ranges: every CLI flag and config value is checked against this one table -------
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _each(test):
+    return lambda v: all(test(x) for x in v)
+
+
+#: largest seed + 1 (NumPy's seeds are 32-bit)
+SEED_LIMIT = 2**32
+
+#: name -> (test, what a valid value is); names are config fields, run options and the
+#: ``bench``/``parity`` flags (``dest`` of the argument)
+RULES = {
+    "epochs": (lambda v: v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: v >= 1, "an integer >= 1"),
+    "eval_batch_size": (lambda v: v >= 1, "an integer >= 1"),
+    "lr": (lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    "weight_decay": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "momentum": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "betas": (_each(lambda b: _finite(b) and 0 <= b < 1), "two numbers in [0, 1)"),
+    "eps": (lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    "step_size": (lambda v: v >= 1, "an integer >= 1"),
+    "gamma": (lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    "milestones": (_each(lambda m: m >= 1), "epochs >= 1"),
+    "t_max": (lambda v: v >= 0, "an integer >= 0 (0: --epochs)"),
+    "eta_min": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "max_lr": (lambda v: _finite(v) and v >= 0, "a finite number >= 0 (0: --lr)"),
+    "pct_start": (lambda v: _finite(v) and 0 < v < 1, "a number between 0 and 1"),
+    "seed": (lambda v: 0 <= v < SEED_LIMIT, f"an integer in [0, {SEED_LIMIT - 1}]"),
+    "subset": (lambda v: v >= 0, "an integer >= 0 (0: all)"),
+    "test_subset": (lambda v: v >= 0, "an integer >= 0 (0: all)"),
+    "hidden": (lambda v: len(v) >= 1 and all(h >= 1 for h in v), "widths >= 1"),
+    "threads": (lambda v: 0 <= v <= 4096, "an integer >= 0 (0: the default)"),
+    "seeds": (lambda v: 1 <= v <= 1000, "an integer in [1, 1000]"),
+    "divergence_tol": (lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    "warmup": (lambda v: v >= 0, "an integer >= 0"),
+    "steps": (lambda v: v >= 1, "an integer >= 1"),
+    "rounds": (lambda v: v >= 1, "an integer >= 1"),
+    "atol_logits": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "rtol_grads": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+}
+
+
+def check_value(name: str, value, label: str | None = None) -> None:
+    """Raise ``UsageError`` (naming ``label``, default ``name``) when ``value`` is outside
+    the range ``RULES`` gives for ``name``; names without a rule pass."""
+    rule = RULES.get(name)
+    if rule is None or value is None:
+        return
+    test, text = rule
+    try:
+        ok = bool(test(value))
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        shown = list(value) if isinstance(value, tuple) else value
+        raise UsageError(f"{label or name}: {shown!r} is not valid; expected {text}")
 
 
 #: Fields that name the experiment itself: one shared value, never overridden per framework.
@@ -148,7 +202,7 @@ def coerce(name: str, value: Any):
             if kind == "tuple[float, float]" and len(out) != 2:
                 raise ValueError(value)
             return out
-    except (ValueError, TypeError, json.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError, json.JSONDecodeError):
         raise UsageError(f"bad value {value!r} for {name} (expected {kind})") from None
     raise UsageError(f"field {name} of type {kind} cannot be set")  # pragma: no cover
 
@@ -220,40 +274,118 @@ def describe_optimizer(cfg: dict) -> str:
 
 
 # ----- TOML config files ------------------------------------------------------------------
-#: Keys of a config file besides the TrainConfig fields (run options).
-RUN_KEYS = ("frameworks", "lucid_device", "torch_device", "data_dir", "download", "out",
-            "same_init", "seeds", "force", "progress", "divergence_tol")
+#: Keys of a config file besides the TrainConfig fields (run options), with their TOML types.
+RUN_TYPES = {"frameworks": "list[str]", "lucid_device": "str", "torch_device": "str",
+             "data_dir": "path", "download": "bool", "out": "path", "same_init": "bool",
+             "seeds": "int", "force": "bool", "progress": "bool", "divergence_tol": "float"}
+RUN_KEYS = tuple(RUN_TYPES)
+DEVICE_CHOICES = {"lucid_device": ("cpu", "gpu"), "torch_device": ("cpu", "cuda", "mps", "auto")}
+
+_EXPECTED = {"bool": "a boolean (true or false)", "int": "an integer", "float": "a number",
+             "str": "a string", "path": "a path (a non-empty string)",
+             "list[str]": "an array of strings", "tuple[int, ...]": "an array of integers",
+             "tuple[float, float]": "an array of two numbers"}
+
+
+def _toml_type(value) -> str:
+    for typ, name in ((bool, "boolean"), (int, "integer"), (float, "float"), (str, "string"),
+                      (list, "array"), (dict, "table")):
+        if isinstance(value, typ):
+            return name
+    return type(value).__name__
+
+
+def toml_value(key: str, value, kind: str, where: str):
+    """``value`` read from a TOML file, if it has type ``kind`` (no conversions: ``"no"``
+    is not a boolean, ``2.7`` not an integer); else ``UsageError`` naming the key, the value
+    and the expected type."""
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def is_num(v):
+        return is_int(v) or isinstance(v, float)
+
+    ok = {
+        "bool": lambda v: isinstance(v, bool),
+        "int": is_int,
+        "float": is_num,
+        "str": lambda v: isinstance(v, str),
+        "path": lambda v: isinstance(v, str) and v.strip() != "" and "\0" not in v,
+        "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "tuple[int, ...]": lambda v: is_int(v) or (isinstance(v, list)
+                                                   and all(is_int(x) for x in v)),
+        "tuple[float, float]": lambda v: isinstance(v, list) and len(v) == 2
+                                         and all(is_num(x) for x in v),
+    }[kind](value)
+    if not ok:
+        raise UsageError(f"{where}: {key} = {value!r} ({_toml_type(value)}): expected "
+                         f"{_EXPECTED[kind]}")
+    if kind == "float":
+        return float(value)
+    if kind.startswith("tuple"):
+        return coerce(key, value)
+    return value
 
 
 def load_config_file(path) -> dict:
     """Read a TOML config: TrainConfig fields and run options at the top level, per-framework
-    overrides in ``[overrides.lucid]`` / ``[overrides.torch]``."""
+    overrides in ``[overrides.lucid]`` / ``[overrides.torch]``. Every value must have its
+    key's TOML type (``toml_value``) and lie in its range (``RULES``)."""
     path = Path(path)
+    where = f"--config {str(path)!r}"
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except FileNotFoundError:
         raise UsageError(f"--config: no such file {str(path)!r}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{where} is a folder, not a TOML file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: not UTF-8 text (a TOML file is UTF-8)") from None
     except tomllib.TOMLDecodeError as err:
-        raise UsageError(f"--config {str(path)!r}: not valid TOML: {err}") from None
+        raise UsageError(f"{where}: not valid TOML: {err}") from None
+    except OSError as err:
+        raise UsageError(f"{where}: cannot be read: {err.strerror or err}") from None
     out: dict = {"fields": {}, "run": {}, "overrides": {}}
     for key, value in data.items():
         k = key.replace("-", "_")
         if k == "overrides":
             if not isinstance(value, dict):
-                raise UsageError(f"--config {path}: [overrides] must be a table")
+                raise UsageError(f"{where}: [overrides] must be a table")
             for fw, table in value.items():
                 if fw not in FRAMEWORKS or not isinstance(table, dict):
-                    raise UsageError(f"--config {path}: [overrides.{fw}]: unknown framework; "
+                    raise UsageError(f"{where}: [overrides.{fw}]: unknown framework; "
                                      f"valid: {', '.join(FRAMEWORKS)}")
                 for name, v in table.items():
                     name = check_override(fw, name, f"[overrides.{fw}] {name}")
+                    v = toml_value(f"[overrides.{fw}] {name}", v, FIELD_TYPES[name], where)
                     out["overrides"].setdefault(fw, {})[name] = coerce(name, v)
+                    check_value(name, out["overrides"][fw][name],
+                                f"{where}: [overrides.{fw}] {name}")
         elif k in FIELD_TYPES:
-            out["fields"][k] = coerce(k, value)
-        elif k in RUN_KEYS:
-            out["run"][k] = value
+            out["fields"][k] = coerce(k, toml_value(k, value, FIELD_TYPES[k], where))
+            check_value(k, out["fields"][k], f"{where}: {k}")
+        elif k in RUN_TYPES:
+            out["run"][k] = check_run_value(k, toml_value(k, value, RUN_TYPES[k], where),
+                                            f"{where}: {k}")
         else:
             valid = ", ".join([*FIELD_TYPES, *RUN_KEYS, "overrides"])
-            raise UsageError(f"--config {path}: unknown key {key!r}; valid keys: {valid}")
+            raise UsageError(f"{where}: unknown key {key!r}; valid keys: {valid}")
     return out
+
+
+def check_run_value(key: str, value, label: str):
+    """A run option's value after its range and choice checks."""
+    if key == "frameworks":
+        items = [value] if isinstance(value, str) else list(value)
+        items = [t.strip() for item in items for t in item.split(",") if t.strip()]
+        bad = [t for t in items if t not in FRAMEWORKS]
+        if not items or bad:
+            raise UsageError(f"{label}: {value!r}: expected frameworks from "
+                             f"{', '.join(FRAMEWORKS)}")
+        return list(dict.fromkeys(items))
+    if key in DEVICE_CHOICES and value not in DEVICE_CHOICES[key]:
+        raise UsageError(f"{label}: {value!r}: expected one of {', '.join(DEVICE_CHOICES[key])}")
+    check_value(key, value, label)
+    return value

@@ -4,11 +4,18 @@
 |---|---|
 | 0 | done |
 | 1 | comparison refused (e.g. parameter counts differ) or a failed check (``parity``) |
-| 2 | usage error: unknown experiment, option, override field or bad value |
-| 3 | the data is not available (offline, not downloaded, damaged) |
+| 2 | usage error: unknown experiment, option, override field or bad value; an output folder
+  in use by another run, or holding a finished run of another config (``--force``) |
+| 3 | a file the command reads is not available or damaged: the data (offline, not
+  downloaded, damaged), a history or checkpoint (``--resume``, ``report``), or a file
+  that cannot be written (disk full) |
 | 4 | a run stopped on a NaN/inf loss (histories and report are still written) |
 | 5 | a framework is not installed |
+| 70 | internal error (a bug in lucid-compare: ``--debug`` shows the traceback) |
 | 130 | interrupted (Ctrl-C); histories on disk are valid and ``--resume`` continues |
+
+Every failure prints one line ``lucid-compare: error: ...`` on stderr; ``--debug`` adds
+the traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_DIVERGED = 4
 EXIT_MISSING_FRAMEWORK = 5
+EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 
@@ -36,6 +44,13 @@ class UsageError(CompareError):
 
 class DataUnavailableError(CompareError):
     """The experiment's data cannot be loaded; the message is the data package's."""
+
+    exit_code = EXIT_DATA
+
+
+class DamagedFileError(CompareError):
+    """A history, checkpoint or other file the command reads is damaged or unreadable,
+    or an output file cannot be written."""
 
     exit_code = EXIT_DATA
 

@@ -12,18 +12,28 @@ here once (a missing dataset stops the run before any worker starts) and by each
 from the same files; every history records a hash of each batch it was fed. With
 ``--seeds N`` every framework runs with seeds ``seed .. seed + N - 1``, the frameworks
 taking turns to go first.
+
+The output folder is locked for the whole run (``OUT/.lucid-compare.lock``, an ``fcntl``
+lock held by this process, so it dies with it): a second run into the same folder stops
+at once, naming the first's PID and command line. A finished run of another config in the
+folder is not replaced unless ``force`` (or continued, under ``resume``).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import shlex
 import shutil
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import report as report_mod
 from .backends import LABELS, require
 from .conditions import usable_cpus, worker_env
-from .config import TrainConfig, config_diff, effective_configs
+from .config import SEED_LIMIT, TrainConfig, config_diff, effective_configs
 from .data import load_data
 from .errors import (
     EXIT_DIVERGED,
@@ -31,6 +41,7 @@ from .errors import (
     EXIT_OK,
     CompareError,
     ComparisonRefused,
+    DamagedFileError,
     UsageError,
 )
 from .experiments import get_experiment
@@ -56,6 +67,7 @@ class RunOptions:
     progress: bool = True
     force: bool = False
     divergence_tol: float = report_mod.DEFAULT_TOLERANCE
+    command: str = field(default_factory=lambda: shlex.join(sys.argv))
 
 
 @dataclass
@@ -133,8 +145,85 @@ def worker_envs(effective: dict[str, TrainConfig]) -> dict[str, dict]:
     return {fw: worker_env(cfg.threads or usable_cpus()) for fw, cfg in effective.items()}
 
 
+LOCK_NAME = ".lucid-compare.lock"
+
+
+def lock_out(out: Path, command: str) -> int:
+    """Create ``out`` and take its lock; returns the lock's file descriptor (closing it
+    releases the lock). ``UsageError`` when ``out`` is a file, cannot be written, or is
+    locked by another run (named by its PID and command line)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise UsageError(f"--out {str(out)!r} cannot be written: {err.strerror or err}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _lock_holder(fd)
+        os.close(fd)
+        raise UsageError(
+            f"--out {str(out)!r} is in use by another run ({holder}); wait for it to end or "
+            "choose another --out") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": command}).encode() + b"\n", 0)
+    return fd
+
+
+def _lock_holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 65536, 0).decode())
+        return f"PID {int(info['pid'])}: {info['command']}"
+    except (ValueError, KeyError, TypeError, OSError):
+        return "its PID is not recorded yet"
+
+
+def unlock_out(fd: int) -> None:
+    """Release the lock of ``lock_out`` (the file stays, empty)."""
+    try:
+        os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
+def check_overwrite(opts: RunOptions, specs: list[RunSpec]) -> None:
+    """Refuse (``UsageError``) to replace a finished run in ``opts.out`` whose config differs
+    from this run's, naming the differing keys, unless ``force`` or ``resume``."""
+    if opts.force or opts.resume:
+        return
+    planned = {s.run: s for s in specs}
+    found = []
+    for path in sorted(Path(opts.out).glob("history_*.json")):
+        try:
+            old = History.load(path)
+            status, run, config = old["status"], old["run"], dict(old["config"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a finished run: replaced like any leftover
+        if status not in ("finished", "diverged"):
+            continue
+        spec = planned.get(run)
+        if spec is None:
+            found.append(f"{run}: not part of this run (frameworks, seeds or same_init)")
+            continue
+        diffs = [(k, a, b) for k, a, b in config_diff(config, spec.cfg.as_dict())
+                 if k != "device"]
+        if old.get("init") != spec.init:
+            diffs.append(("same_init", old.get("init") != "own", spec.init != "own"))
+        if diffs:
+            found.append(f"{run}: " + ", ".join(f"{k} saved {a}, now {b}" for k, a, b in diffs))
+    if found:
+        raise UsageError(
+            f"--out {str(opts.out)!r} holds a finished run of another config ("
+            + "; ".join(found) + "); pass --force to replace it, --resume to continue it "
+            "(more epochs), or choose another --out")
+
+
 def execute(opts: RunOptions, log=print) -> int:
-    """Run everything ``opts`` asks for; returns the exit status."""
+    """Run everything ``opts`` asks for, holding the lock of ``opts.out``; returns the exit
+    status."""
     if opts.same_init and not {"lucid", "torch"} <= set(opts.frameworks):
         raise UsageError("--same-init needs both frameworks (--frameworks lucid,torch)")
     if opts.seeds < 1:
@@ -147,6 +236,18 @@ def execute(opts: RunOptions, log=print) -> int:
     overrides = {fw: {**opts.overrides.get(fw, {}), "device": asked[fw]}
                  for fw in opts.frameworks}
     effective = effective_configs(opts.base, opts.frameworks, overrides)
+    last = max(cfg.seed for cfg in effective.values()) + opts.seeds - 1
+    if last >= SEED_LIMIT:
+        raise UsageError(f"--seed + --seeds - 1 = {last}: seeds must be < {SEED_LIMIT}")
+    lock = lock_out(Path(opts.out), opts.command)
+    try:
+        check_overwrite(opts, plan(opts, effective))
+        return _execute(opts, asked, effective, log)
+    finally:
+        unlock_out(lock)
+
+
+def _execute(opts: RunOptions, asked: dict, effective: dict, log) -> int:
     print_header(opts, effective, log)
 
     data = load_data(opts.base.dataset, opts.data_dir, opts.download, progress=opts.progress)
@@ -216,9 +317,15 @@ def _run_one(spec: RunSpec, opts: RunOptions, steps: int, counts: dict, envs: di
 
     resume = False
     if opts.resume and path.exists():
-        history = _resumable(History.load(path), spec, ckpt, log)
-        if history is not None and history.completed_epochs >= cfg.epochs and (
-                history["status"] in ("finished", "diverged")):
+        try:
+            history = _resumable(History.load(path), spec, ckpt, log)
+            done = history is not None and history.completed_epochs >= cfg.epochs and (
+                history["status"] in ("finished", "diverged"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            what = f"missing key {err}" if isinstance(err, KeyError) else str(err)
+            raise DamagedFileError(f"--resume: {path} is damaged ({what}); drop --resume to "
+                                   "start again") from None
+        if done:
             log(f"[{label}] already done ({history['status']}, {history.completed_epochs} "
                 "epochs): skipped")
             return history["status"]

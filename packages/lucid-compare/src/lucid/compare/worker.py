@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .conditions import Probe
-from .errors import EXIT_INTERRUPTED, EXIT_OK, CompareError, UsageError
+from .errors import EXIT_INTERRUPTED, EXIT_OK, CompareError, DamagedFileError, UsageError
 from .history import write_json_atomic
 
 MODULE = "lucid.compare.worker"
@@ -173,8 +173,15 @@ def train(task: dict, probe: Probe) -> dict:
 
     if task.get("resume"):  # the parent checked the saved history belongs to this run
         history = History.load(path)
-        meta = backend.load_checkpoint(ckpt)
-        if int(meta.get("epoch", -1)) != history.completed_epochs:
+        try:
+            meta = backend.load_checkpoint(ckpt)
+            saved_epoch = int(meta.get("epoch", -1))
+        except CompareError:
+            raise
+        except Exception as err:  # noqa: BLE001 - any damage: CheckpointError, OSError, ...
+            raise DamagedFileError(f"--resume: cannot read {ckpt} ({type(err).__name__}: "
+                                   f"{err}); start again without --resume") from None
+        if saved_epoch != history.completed_epochs:
             raise CompareError(
                 f"--resume: {ckpt} holds epoch {meta.get('epoch')} but {path} records "
                 f"{history.completed_epochs} finished epochs; start again without --resume")
