@@ -38,7 +38,7 @@ from __future__ import annotations
 import mlx.core as mx
 
 from ... import _native, autograd
-from ...errors import DTypeError, ShapeError
+from ...errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from ...function import op
 from ...tensor import Tensor
 from . import shifted, winograd
@@ -210,7 +210,8 @@ def conv_args(name, x, w, bias, stride, padding, dilation, groups, spatial):
     """Check shapes and normalise ``stride``/``padding``/``dilation`` to pairs."""
     for t, what in ((x, "input"), (w, "weight")):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{name}: {what} must be a lucid Tensor, got {type(t).__name__}")
+            raise ArgumentTypeError(f"{name}: {what} must be a lucid Tensor, got "
+                                    f"{type(t).__name__}")
     shapes = f"input shape {x.shape}, weight shape {w.shape}"
     check_dtypes(name, x, w, bias)
     if x.ndim not in (spatial + 1, spatial + 2):
@@ -239,10 +240,10 @@ def conv_args(name, x, w, bias, stride, padding, dilation, groups, spatial):
     kernel = tuple(w.shape[2:]) if spatial == 2 else (1, w.shape[2])
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
-            raise ValueError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', "
+            raise ArgumentError(f"{name}: padding must be an int, a tuple, 'same' or 'valid', "
                              f"got {padding!r}")
         if padding == "same" and stride != (1, 1):
-            raise ValueError(f"{name}: padding='same' needs stride 1, got stride {stride}")
+            raise ArgumentError(f"{name}: padding='same' needs stride 1, got stride {stride}")
         same = padding == "same"
         total = [d * (k - 1) if same else 0 for d, k in zip(dilation, kernel, strict=True)]
         pads = (total[0] // 2, total[0] - total[0] // 2, total[1] // 2, total[1] - total[1] // 2)

@@ -18,7 +18,7 @@ import mlx.core as mx
 import numpy as np
 
 from ... import _native
-from ...errors import LucidError, ShapeError
+from ...errors import ArgumentTypeError, LucidError, ShapeError
 from ...function import op
 from ...tensor import Tensor
 from ._windows import col2im, im2col, pad_or_crop, pair
@@ -35,7 +35,7 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 
 def _pool_args(name, x, kernel_size, stride, padding, dilation, ceil_mode):
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name}: input must be a lucid Tensor, got {type(x).__name__}")
+        raise ArgumentTypeError(f"{name}: input must be a lucid Tensor, got {type(x).__name__}")
     if x.ndim not in (3, 4):
         raise ShapeError(f"{name}: expected a 4-D input (N, C, H, W) or 3-D (C, H, W), "
                          f"got shape {x.shape}")
@@ -261,7 +261,8 @@ def adaptive_avg_pool2d(x, output_size) -> Tensor:
     for columns. ``(1, 1)`` is a global mean; sizes dividing the input are ``avg_pool2d``.
     """
     if not isinstance(x, Tensor):
-        raise TypeError(f"adaptive_avg_pool2d: input must be a lucid Tensor, got {type(x)}")
+        raise ArgumentTypeError("adaptive_avg_pool2d: input must be a lucid Tensor, got "
+                                f"{type(x).__name__}")
     if x.ndim not in (3, 4):
         raise ShapeError(f"adaptive_avg_pool2d: expected a 4-D input (N, C, H, W) or 3-D, got "
                          f"shape {x.shape}")
