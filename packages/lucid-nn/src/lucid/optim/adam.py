@@ -57,6 +57,12 @@ class Adam(Optimizer):
         return flags, keys, scalars
 
     @staticmethod
+    def native_single(lib, p, g, state, hyper, *, scalars, weight_decay, decoupled, maximize,
+                      amsgrad):
+        out = lib.adam_update(p, g, state, scalars, weight_decay, decoupled, maximize, amsgrad)
+        return out[0], out[1:]
+
+    @staticmethod
     def apply_single(p, g, state, hyper, *, weight_decay, decoupled, maximize, amsgrad):
         step_size, bc2_sqrt, one_minus_b1, b2, one_minus_b2, eps, wd, decay = hyper
         m, v = state[0], state[1]

@@ -12,10 +12,15 @@ is its per-parameter state initialisation and its update rule:
     plan_single(group, state)        -> (flags, keys, scalars) of this parameter's update
     apply_single(p, g, arrays, hyper, **flags) -> (p, arrays)   the rule, on MLX arrays
 
+    native_single(lib, p, g, arrays, hyper, scalars=..., **flags)   optional: the same rule
+                                     as one native CPU kernel (``lucid._native``)
+
 ``apply_single`` is pure: ``arrays`` are ``state[k]`` for ``k`` in ``keys`` (those present),
 ``hyper`` the ``scalars`` as 0-d arrays of the parameter's dtype, ``flags`` Python booleans
 that choose which terms exist. ``mx.compile`` fuses it into one kernel per rule, flags and
-dtype (``compile=False`` runs the same rule op by op). ``state["step"]``, where an optimizer
+dtype (``compile=False`` runs the same rule op by op). Where an optimizer has a
+``native_single`` (Adam, AdamW, SGD), the loop takes it instead on the CPU in float32: one
+multi-threaded pass per parameter, in place where nothing else holds the old arrays. ``state["step"]``, where an optimizer
 keeps one, counts the parameter's updates: the loop advances it before ``plan_single``.
 
 A parameter is any floating ``lucid.Tensor`` (``lucid.nn.Parameter`` is one). An update
@@ -34,6 +39,7 @@ from collections import defaultdict
 from itertools import chain
 
 import mlx.core as mx
+from lucid import _native
 from lucid.autograd import enable_grad
 from lucid.devices import run_on
 from lucid.errors import LucidError, ShapeError
@@ -222,6 +228,7 @@ class Optimizer:
         """The one loop: each parameter of ``group`` that has a gradient gets its state
         (``init_single``), its plan (``plan_single``) and one run of the fused rule."""
         rule = type(self).apply_single
+        native = self.compile and type(self).native_single is not Optimizer.native_single
         hypers: dict = {}
         for p in group["params"]:
             if p.grad is None:
@@ -234,11 +241,16 @@ class Optimizer:
             if "step" in state:
                 state["step"] += 1
             flags, keys, scalars = self.plan_single(group, state)
-            key = (scalars, p.dtype)
-            hyper = hypers.get(key)
-            if hyper is None:
-                hyper = hypers[key] = self._scalars(scalars, p.dtype)
-            self._update(self._kernel(rule, **flags), p, state, keys, hyper, touched)
+            lib = self._native(p) if native else None
+            if lib is not None:  # the native kernel: the same rule in one OpenMP pass
+                fused = functools.partial(self.native_single, lib, scalars=scalars, **flags)
+                self._update(fused, p, state, keys, None, touched)
+            else:
+                key = (scalars, p.dtype)
+                hyper = hypers.get(key)
+                if hyper is None:
+                    hyper = hypers[key] = self._scalars(scalars, p.dtype)
+                self._update(self._kernel(rule, **flags), p, state, keys, hyper, touched)
             if new and state:  # a stateless update (SGD without momentum) stores nothing
                 self.state[p] = state
 
@@ -256,6 +268,20 @@ class Optimizer:
     def apply_single(p, g, state: list, hyper: list, **flags) -> tuple:
         """The update rule on MLX arrays: ``(new p, new state arrays)``."""
         raise NotImplementedError
+
+    @staticmethod
+    def native_single(lib, p, g, state: list, hyper, *, scalars, **flags) -> tuple:
+        """``apply_single`` as one native kernel of ``lib`` (``lucid._native``), given the
+        plan's ``scalars`` as floats. Optimizers that have one override it; the loop takes
+        it on the CPU in float32 when the native kernels load and ``compile`` is on."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _native(p: Tensor):
+        """The native module when ``p``'s update may run there (CPU, float32), else None."""
+        if p.device != "cpu":
+            return None
+        return _native.for_cpu_float32(p.data)
 
     def _kernel(self, rule, **flags):
         return kernel(rule, self.compile, **flags)

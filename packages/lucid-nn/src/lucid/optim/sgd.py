@@ -46,6 +46,13 @@ class SGD(Optimizer):
         return flags, keys, scalars
 
     @staticmethod
+    def native_single(lib, p, g, state, hyper, *, scalars, weight_decay, maximize, momentum,
+                      nesterov, first):
+        out = lib.sgd_update(p, g, [] if first else state, scalars, weight_decay, maximize,
+                             momentum, nesterov, first)
+        return out[0], out[1:]
+
+    @staticmethod
     def apply_single(p, g, state, hyper, *, weight_decay, maximize, momentum, nesterov, first):
         lr, wd, mu, one_minus_tau = hyper
         if maximize:

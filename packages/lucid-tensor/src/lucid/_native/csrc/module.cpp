@@ -63,4 +63,15 @@ NB_MODULE(_lucid_native, m) {
         nb::arg("eps"), "(dx, dweight, dbias) of batch_norm_train; y given when fused with ReLU.");
   m.def("batch_norm_eval", &batch_norm_eval, nb::arg("x"), nb::arg("scale"), nb::arg("shift"),
         nb::arg("relu"), "y = x * scale + shift per channel (+ ReLU).");
+
+  m.def("adam_update", &adam_update, nb::arg("p"), nb::arg("g"), nb::arg("state"),
+        nb::arg("scalars"), nb::arg("weight_decay"), nb::arg("decoupled"), nb::arg("maximize"),
+        nb::arg("amsgrad"),
+        "[p, m, v(, v_max)] after one Adam step; scalars = (step_size, sqrt(1 - b2^t), 1 - b1, "
+        "b2, 1 - b2, eps, wd, 1 - lr wd), state = [m, v(, v_max)].");
+  m.def("sgd_update", &sgd_update, nb::arg("p"), nb::arg("g"), nb::arg("state"),
+        nb::arg("scalars"), nb::arg("weight_decay"), nb::arg("maximize"), nb::arg("momentum"),
+        nb::arg("nesterov"), nb::arg("first"),
+        "[p(, buf)] after one SGD step; scalars = (lr, wd, momentum, 1 - dampening), "
+        "state = [buf] with momentum after the first step, else [].");
 }

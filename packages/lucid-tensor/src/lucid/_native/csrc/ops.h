@@ -4,6 +4,7 @@
 #include <array>
 #include <optional>
 #include <tuple>
+#include <vector>
 
 #include "common.h"
 
@@ -39,5 +40,15 @@ std::tuple<mx::array, mx::array, mx::array> batch_norm_train_backward(
     const mx::array& var, std::optional<mx::array> weight, float eps);
 mx::array batch_norm_eval(const mx::array& x, const mx::array& scale, const mx::array& shift,
                           bool relu);
+
+// Fused optimizer updates: [new p, new state...] from p, its gradient and state (optim.cpp).
+std::vector<mx::array> adam_update(const mx::array& p, const mx::array& g,
+                                   const std::vector<mx::array>& state,
+                                   const std::vector<float>& scalars, bool weight_decay,
+                                   bool decoupled, bool maximize, bool amsgrad);
+std::vector<mx::array> sgd_update(const mx::array& p, const mx::array& g,
+                                  const std::vector<mx::array>& state,
+                                  const std::vector<float>& scalars, bool weight_decay,
+                                  bool maximize, bool momentum, bool nesterov, bool first);
 
 }  // namespace lucid_native
