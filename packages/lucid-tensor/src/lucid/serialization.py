@@ -199,9 +199,9 @@ def _add_array(arrays: dict, name: str, array: mx.array) -> str:
 
 def _as_array(obj) -> mx.array:
     if isinstance(obj, Tensor):
-        return obj.data
+        return obj._data
     if isinstance(obj, np.ndarray):
-        return Tensor(obj).data  # Lucid's NumPy rules: float64 becomes float32
+        return Tensor(obj)._data  # Lucid's NumPy rules: float64 becomes float32
     return obj
 
 

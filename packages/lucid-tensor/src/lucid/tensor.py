@@ -334,7 +334,7 @@ def _to_array(data, dtype) -> mx.array:
     become int64, as in PyTorch.
     """
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._data
     elif isinstance(data, mx.array):
         arr = data
     else:

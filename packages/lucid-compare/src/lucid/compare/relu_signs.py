@@ -27,7 +27,7 @@ def lucid_relu_signs(model, xb) -> list[np.ndarray]:
     """
     import lucid
 
-    saved = {k: b.data for k, b in model.named_buffers()}
+    saved = {k: b._data for k, b in model.named_buffers()}
     signs: list[np.ndarray] = []
 
     def record(module, args):

@@ -82,7 +82,7 @@ def _addindent(text: str, spaces: int) -> str:
 def _as_array(value, like: Tensor) -> mx.array:
     """MLX array of a state-dict value (Tensor, MLX/NumPy array, anything array-like)."""
     if isinstance(value, Tensor):
-        arr = value.data
+        arr = value._data
     elif isinstance(value, mx.array):
         arr = value
     elif hasattr(value, "detach") and hasattr(value, "numpy"):  # e.g. a torch tensor
@@ -409,7 +409,7 @@ class Module:
             if set_to_none or p.grad is None:
                 p.grad = None
             else:
-                p.grad = Tensor._wrap(mx.zeros_like(p.grad.data), p.grad.device)
+                p.grad = Tensor._wrap(mx.zeros_like(p.grad._data), p.grad.device)
 
     def to(self, *args, device=None, dtype=None) -> Module:
         """Move parameters and buffers to ``device`` and/or cast floating ones to ``dtype``.
@@ -428,9 +428,9 @@ class Module:
 
         def move(t: Tensor) -> None:
             if dt is not None and _dt.is_floating(t.dtype) and t.dtype != dt:
-                t.data = t.data.astype(dt)
+                t.data = t._data.astype(dt)
                 if t.grad is not None:
-                    t.grad = Tensor._wrap(t.grad.data.astype(dt), t.grad.device)
+                    t.grad = Tensor._wrap(t.grad._data.astype(dt), t.grad.device)
             if dev is not None:
                 t.device = dev
                 if t.grad is not None:
@@ -465,10 +465,10 @@ class Module:
         into ``destination`` under ``prefix + name``."""
         for name, p in self._parameters.items():
             if p is not None:
-                destination[prefix + name] = p if keep_vars else Tensor._wrap(p.data, p.device)
+                destination[prefix + name] = p if keep_vars else Tensor._wrap(p._data, p.device)
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = b if keep_vars else Tensor._wrap(b.data, b.device)
+                destination[prefix + name] = b if keep_vars else Tensor._wrap(b._data, b.device)
 
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
         """Parameters and persistent buffers by dotted name, in registration order (each

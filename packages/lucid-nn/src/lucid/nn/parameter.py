@@ -19,7 +19,7 @@ class Parameter(Tensor):
         if data is None:
             data = mx.zeros((0,), dtype=mx.float32)
         if isinstance(data, Tensor):
-            self.data, self.device = data.data, data.device
+            self.data, self.device = data._data, data.device
             self.grad, self._node, self.requires_grad = None, None, False
         else:
             super().__init__(data)

@@ -27,7 +27,7 @@ def astype(x: Tensor, dtype) -> Tensor:
     if dtype == mx.float64:
         check_float64_device("astype", x)
     src = x.dtype
-    out = run_on(x.device, lambda: x.data.astype(dtype))
+    out = run_on(x.device, lambda: x._data.astype(dtype))
     return record("astype", out, (x,), lambda g: (g.astype(src),), x.device)
 
 
@@ -36,7 +36,7 @@ def to_device(x: Tensor, device: str) -> Tensor:
 
     MLX arrays live in memory every device can reach; a device here decides where ops run.
     """
-    out = mx.array(x.data)
+    out = mx.array(x._data)
     return record("to", out, (x,), lambda g: (g,), device)
 
 

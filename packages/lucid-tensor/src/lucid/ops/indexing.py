@@ -32,7 +32,7 @@ _INT_KINDS = "iu"
 def _as_index_array(item, name: str):
     """A Tensor / array / list index as ``(np or mx array, is_mask)``; None if not one."""
     if isinstance(item, Tensor):
-        item = item.data
+        item = item._data
     if isinstance(item, list):
         item = np.asarray(item) if item else np.zeros((0,), dtype=np.int64)
     if isinstance(item, np.ndarray):
@@ -233,7 +233,7 @@ def getitem(x: Tensor, index) -> Tensor:
 def assign(data: mx.array, index, value) -> mx.array:
     """A copy of ``data`` with ``data[index] = value``, in PyTorch's layout (no gradient)."""
     index = normalize_index(index, data.shape, "setitem")
-    value = value.data if isinstance(value, Tensor) else mx.array(value)
+    value = value._data if isinstance(value, Tensor) else mx.array(value)
     target = mx.broadcast_to(mx.array(0, data.dtype), data.shape)[index].shape
     perm = _torch_order(index)
     if perm is not None:
@@ -256,7 +256,7 @@ def assign(data: mx.array, index, value) -> mx.array:
 
 # ----- gather / take / index_select ------------------------------------------------
 def _int_index(name: str, index) -> mx.array:
-    a = index.data if isinstance(index, Tensor) else index
+    a = index._data if isinstance(index, Tensor) else index
     if not isinstance(a, mx.array):
         a = np.asarray(a)
         a = mx.array(a.astype(np.int64) if a.size == 0 else a)

@@ -267,7 +267,7 @@ def _extreme_along(name, mx_arg, x, axis, keepdims, dim, keepdim):
     if x.numel() == 0:  # MLX refuses argmax of any empty array
         index = mx.zeros(kept, mx.uint32)
     else:
-        index = run_on(x.device, mx_arg, x.data, axis=axis, keepdims=True)
+        index = run_on(x.device, mx_arg, x._data, axis=axis, keepdims=True)
     return select(name, x, index, axis, keepdims, getattr(return_types, name))
 
 

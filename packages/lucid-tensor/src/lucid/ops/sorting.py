@@ -65,14 +65,14 @@ def sort(x, dim=None, descending=False, *, stable=True, axis=None):
     each value's original position.
     """
     x, axis, scalar = _along("sort", x, dim, axis)
-    index = run_on(x.device, _order, x.data, axis, descending)
+    index = run_on(x.device, _order, x._data, axis, descending)
     return select("sort", x, index, axis, not scalar, return_types.sort)
 
 
 def argsort(x, dim=None, descending=False, *, stable=True, axis=None):
     """Indices that sort x along ``dim`` (default the last axis): int64, stable."""
     x, axis, scalar = _along("argsort", x, dim, axis)
-    index = run_on(x.device, _order, x.data, axis, descending).astype(mx.int64)
+    index = run_on(x.device, _order, x._data, axis, descending).astype(mx.int64)
     return Tensor._wrap(index.reshape(()) if scalar else index, x.device)
 
 
@@ -83,7 +83,7 @@ def topk(x, k, dim=None, largest=True, sorted=True, *, axis=None):  # noqa: A002
     x, axis, scalar = _along("topk", x, dim, axis)
     n = x.shape[axis]
     _rank("topk", k, 0, n, axis, x.shape if not scalar else ())
-    index = run_on(x.device, _order, x.data, axis, largest)
+    index = run_on(x.device, _order, x._data, axis, largest)
     index = _first(index, axis, 0, 1 if scalar else k)
     return select("topk", x, index, axis, not scalar, return_types.topk)
 
@@ -95,7 +95,7 @@ def kthvalue(x, k, dim=None, keepdim=False, *, axis=None):
     dim = _axes.pick("kthvalue", axis, dim, default=-1)
     x, axis, keepdim = one_axis("kthvalue", x, dim, None, keepdim, None)
     _rank("kthvalue", k, 1, x.shape[axis], axis, x.shape)
-    index = _first(run_on(x.device, _order, x.data, axis, False), axis, k - 1, k)
+    index = _first(run_on(x.device, _order, x._data, axis, False), axis, k - 1, k)
     return select("kthvalue", x, index, axis, keepdim, return_types.kthvalue)
 
 
@@ -133,11 +133,11 @@ def median(x, dim=None, keepdim=False, *, axis=None):
     dim = _axes.pick("median", axis, dim)
     if dim is not None:
         x, axis, keepdim = one_axis("median", x, dim, None, keepdim, None)
-        index = run_on(x.device, _median_index, x.data, axis)
+        index = run_on(x.device, _median_index, x._data, axis)
         return select("median", x, index, axis, keepdim, return_types.median)
     if x.numel() == 0:
         raise ShapeError(f"median: a tensor of shape {tuple(x.shape)} is empty: it has no median")
-    index = run_on(x.device, _median_index, x.data.reshape(-1), 0)
+    index = run_on(x.device, _median_index, x._data.reshape(-1), 0)
     return _median_all(x, index)
 
 

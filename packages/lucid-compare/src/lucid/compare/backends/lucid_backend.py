@@ -55,13 +55,13 @@ class LucidBackend(Backend):
         return lucid.no_grad()
 
     def sync(self, *values) -> None:
-        mx.eval([v.data for v in values])
+        mx.eval([v._data for v in values])
 
     def sync_gradients(self) -> None:
-        mx.eval([p.grad.data for p in self.model.parameters() if p.grad is not None])
+        mx.eval([p.grad._data for p in self.model.parameters() if p.grad is not None])
 
     def sync_parameters(self) -> None:
-        mx.eval([p.data for p in self.model.parameters()])
+        mx.eval([p._data for p in self.model.parameters()])
 
     def export_state(self) -> dict:
         return dict(to_numpy_state_dict(self.model))

@@ -53,12 +53,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                          f"when using input statistics, got input of shape {input.shape}")
     out = group_norm(input, c, weight, bias, eps)
     if running_mean is not None and running_var is not None:
-        x = input.data.reshape(n, c, spatial).astype(mx.float32)
+        x = input._data.reshape(n, c, spatial).astype(mx.float32)
         mean = mx.mean(mx.mean(x, axis=-1), axis=0)
         var = mx.mean(mx.var(x, axis=-1, ddof=1), axis=0)
         m = momentum
-        new_mean = (1 - m) * running_mean.data + m * mean.astype(running_mean.dtype)
-        new_var = (1 - m) * running_var.data + m * var.astype(running_var.dtype)
+        new_mean = (1 - m) * running_mean._data + m * mean.astype(running_mean.dtype)
+        new_var = (1 - m) * running_var._data + m * var.astype(running_var.dtype)
         running_mean.data, running_var.data = new_mean, new_var
         mx.async_eval(new_mean, new_var)  # keep the lazy graph from growing across steps
     return out

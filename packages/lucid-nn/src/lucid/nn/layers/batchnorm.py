@@ -32,8 +32,8 @@ class _BatchNorm(_NormBase):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             count = self.num_batches_tracked
-            count.data = count.data + 1
-            mx.async_eval(count.data)
+            count.data = count._data + 1
+            mx.async_eval(count._data)
             factor = 1.0 / float(count.item()) if self.momentum is None else self.momentum
         use_batch = self.training or self.running_mean is None
         keep = not self.training or self.track_running_stats

@@ -37,7 +37,7 @@ class Embedding(Module):
         init.normal_(self.weight)
         if self.padding_idx is not None:
             rows = mx.arange(self.num_embeddings).reshape(-1, 1) == self.padding_idx
-            self.weight.data = mx.where(rows, 0, self.weight.data).astype(self.weight.dtype)
+            self.weight.data = mx.where(rows, 0, self.weight._data).astype(self.weight.dtype)
 
     def forward(self, indices):
         return F.embedding(indices, self.weight, self.padding_idx)

@@ -26,7 +26,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     if not params:
         return Tensor._wrap(mx.array(0.0), "cpu")
     norm_type = float(norm_type)
-    grads = [p.grad.data for p in params]
+    grads = [p.grad._data for p in params]
     if math.isinf(norm_type):
         total = mx.max(mx.stack([mx.max(mx.abs(g)).astype(mx.float32) for g in grads]))
     elif norm_type == 2.0:
@@ -39,7 +39,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
                         f"{total.item()}; pass error_if_nonfinite=False to clip anyway")
     coef = mx.minimum(max_norm / (total + 1e-6), 1.0)
     for p in params:
-        p.grad = Tensor._wrap((p.grad.data * coef).astype(p.grad.dtype), p.grad.device)
+        p.grad = Tensor._wrap((p.grad._data * coef).astype(p.grad.dtype), p.grad.device)
     return Tensor._wrap(total, params[0].grad.device)
 
 
@@ -47,4 +47,4 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]``."""
     v = float(clip_value)
     for p in _with_grads(parameters):
-        p.grad = Tensor._wrap(mx.clip(p.grad.data, -v, v), p.grad.device)
+        p.grad = Tensor._wrap(mx.clip(p.grad._data, -v, v), p.grad.device)

@@ -73,7 +73,7 @@ def _native_kernels(x, weight, bias):
     """The native module when it runs this batch norm (CPU, float32, built), else None."""
     if x.device != "cpu" or not x.numel():
         return None
-    return _native.for_cpu_float32(*(t.data for t in (x, weight, bias) if t is not None))
+    return _native.for_cpu_float32(*(t._data for t in (x, weight, bias) if t is not None))
 
 
 def _relu_mask(out, g):
@@ -178,8 +178,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                              f"input of shape {input.shape}")
     lib = _native_kernels(input, weight, bias)
     if not training and running_mean is not None and running_var is not None:
-        return _batch_norm_eval(input, weight, bias, running_mean=running_mean.data,
-                                running_var=running_var.data, eps=eps, relu=relu, lib=lib)
+        return _batch_norm_eval(input, weight, bias, running_mean=running_mean._data,
+                                running_var=running_var._data, eps=eps, relu=relu, lib=lib)
     n = input.numel() // max(c, 1)
     if n <= 1:
         raise ShapeError(f"batch_norm: expected more than 1 value per channel when training, "
@@ -192,8 +192,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if training and running_mean is not None and running_var is not None:
         m = momentum
         mean, var = stats["mean"], stats["var"] * (n / (n - 1))
-        new_mean = (1 - m) * running_mean.data + m * mean.astype(running_mean.dtype)
-        new_var = (1 - m) * running_var.data + m * var.astype(running_var.dtype)
+        new_mean = (1 - m) * running_mean._data + m * mean.astype(running_mean.dtype)
+        new_var = (1 - m) * running_var._data + m * var.astype(running_var.dtype)
         running_mean.data, running_var.data = new_mean, new_var
         mx.async_eval(new_mean, new_var)  # keep the lazy graph from growing across steps
     return out

@@ -20,7 +20,7 @@ def _check_indices(name, indices):
 
 def _index_range(indices):
     """(min, max) of a non-empty integer tensor (evaluates it)."""
-    return int(mx.min(indices.data).item()), int(mx.max(indices.data).item())
+    return int(mx.min(indices._data).item()), int(mx.max(indices._data).item())
 
 
 @op("one_hot")

@@ -32,7 +32,7 @@ def _reduce(loss, reduction):
 
 
 def _data(t):
-    return None if t is None else (t.data if isinstance(t, Tensor) else mx.array(t))
+    return None if t is None else (t._data if isinstance(t, Tensor) else mx.array(t))
 
 
 def _class_shape(x, c):
@@ -47,7 +47,7 @@ def _check_targets(name, input, target, ignore_index):
         raise ShapeError(f"{name}: target shape {target.shape} does not fit input shape "
                          f"{input.shape} (expected {expected})")
     c = input.shape[1]
-    y = target.data
+    y = target._data
     bad = mx.logical_and(mx.logical_or(y < 0, y >= c), y != ignore_index)
     if y.size and bool(mx.any(bad).item()):
         first = int(np.array(y)[np.array(bad)].reshape(-1)[0])

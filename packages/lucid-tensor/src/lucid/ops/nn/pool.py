@@ -66,7 +66,7 @@ def _native_pooling(x, ceil_mode):
     """The native module when it runs this pooling (CPU, float32, 4-D, no ceil mode)."""
     if ceil_mode or x.ndim != 4 or not x.numel() or x.device != "cpu":
         return None
-    return _native.for_cpu_float32(x.data)
+    return _native.for_cpu_float32(x._data)
 
 
 def _native_pool2d(x, alg, kernel, stride, padding, dilation, lib=None):
