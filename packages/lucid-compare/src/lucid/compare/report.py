@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from . import conditions, plots
 from .config import config_diff, describe_optimizer, describe_scheduler
 from .errors import CompareError, ComparisonRefused
 from .history import load_histories
-from .stats import detrended_std, mean_std, noise_window, welch_t_test
+from .stats import detrended_std, effect_size, mean_std, noise_window, welch_t_test
 
-LABELS = {"torch": "PyTorch", "lucid": "Lucid"}
+LABELS = {"torch": "PyTorch", "lucid": "Lucid", "control": "control"}
+#: the control run's column: PyTorch again, from PyTorch's initial weights nudged one ULP
+CONTROL = "control"
 DEFAULT_TOLERANCE = 1e-3
 SEED_METRICS = ("test_acc", "test_loss", "train_acc", "train_loss")
 
@@ -43,20 +46,49 @@ def _losses(h) -> list:
     return [math.nan if v is None else v for v in h["batch_losses"]]
 
 
-def loss_divergence(a: list, b: list, tolerance: float) -> dict:
-    """Per-batch ``|a - b| / max(1, |b|)`` and the first (1-based) batch above ``tolerance``."""
+def partial_batches(h) -> dict[int, int]:
+    """``{0-based batch index: images}`` of each finished epoch's partial last batch
+    (training images not a multiple of the batch size)."""
+    bs = int((h.get("config") or {}).get("batch_size") or 0)
+    out, start = {}, 0
+    for e in h["epochs"]:
+        nb = int(e.get("num_batches") or 0)
+        rest = int(_epoch_images(e)) % bs if bs else 0
+        if nb and rest:
+            out[start + nb - 1] = rest
+        start += nb
+    return out
+
+
+def _nanmax(values) -> float | None:
+    v = np.asarray([x for x in values if x is not None], dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.max()) if v.size else None
+
+
+def loss_divergence(a: list, b: list, tolerance: float, partial: dict | None = None) -> dict:
+    """Per-batch ``|a - b| / max(1, |b|)`` and the first (1-based) batch above ``tolerance``.
+
+    ``max_diff`` leaves out the batches in ``partial`` (0-based index: images; a partial last
+    batch averages its loss over fewer images, so its difference is larger);
+    ``partial_max_diff`` is their own largest difference.
+    """
     n = min(len(a), len(b))
     x = np.asarray(a[:n], dtype=np.float64)
     y = np.asarray(b[:n], dtype=np.float64)
     with np.errstate(invalid="ignore"):
         diff = np.abs(x - y) / np.maximum(1.0, np.abs(y))
     bad = np.flatnonzero(~(diff <= tolerance))  # NaN counts as exceeding
+    part = sorted(i for i in (partial or {}) if i < n)
+    full = np.delete(diff, part)
     return {
         "diff": [None if not np.isfinite(v) else float(v) for v in diff],
         "first_exceeding": int(bad[0]) + 1 if bad.size else None,
         "batches": n,
         "first_diff": float(diff[0]) if n else None,
-        "max_diff": float(np.nanmax(diff)) if n and np.isfinite(diff).any() else None,
+        "max_diff": _nanmax(full),
+        "partial": {i + 1: (partial or {})[i] for i in part},
+        "partial_max_diff": _nanmax(diff[part]) if part else None,
     }
 
 
@@ -71,16 +103,25 @@ def analyse(histories, tolerance: float | None = None) -> dict:
     for runs in by_fw.values():
         runs.sort(key=lambda h: h.get("seed_index", 0))
     primary = {fw: runs[0] for fw, runs in by_fw.items()}
-    n_batches = max((len(h["batch_losses"]) for h in primary.values()), default=0)
+    controls = sorted((h for h in histories if h.get("role") == CONTROL),
+                      key=lambda h: h.get("seed_index", 0))
+    columns = dict(by_fw)
+    if controls:
+        columns[CONTROL] = controls
+    n_batches = max((len(h["batch_losses"]) for runs in columns.values() for h in runs),
+                    default=0)
     a = {
         "experiment": mains[0].get("experiment"),
         "frameworks": list(primary),
         "primary": primary,
         "runs": by_fw,
-        "smoothing_window": max(1, min(25, n_batches // 10 or 1)) | 1,  # odd: centred
+        "columns": columns,
+        # one window for the smoothed curve and the noise figure: they describe one thing
+        "smoothing_window": noise_window(n_batches),
         "param_counts": {fw: h.get("param_count") for fw, h in primary.items()},
     }
-    a["summary"] = {fw: _summary(h) for fw, h in primary.items()}
+    a["summary"] = {col: _aggregate([_summary(h, a["smoothing_window"]) for h in runs])
+                    for col, runs in columns.items()}
     a["diffs"] = []
     if len(primary) == 2:
         (fa, ha), (fb, hb) = primary.items()
@@ -106,7 +147,35 @@ def images_per_s(h) -> float | None:
     return sum(_epoch_images(e) for e in epochs) / seconds if seconds > 0 else None
 
 
-def _summary(h) -> dict:
+#: summary keys that are numbers (averaged over seeds); the others are shown as they are
+NUMERIC = ("train_loss", "test_loss", "train_acc", "test_acc", "noise", "epoch_time",
+           "train_time", "images_per_s", "peak_memory_mb")
+
+
+def _aggregate(summaries: list[dict]) -> dict:
+    """One column of the summary from the runs of one framework (one per seed): the mean of
+    each number, with ``spread[key] = (sample std, [every run's value])`` over several runs."""
+    out = dict(summaries[0])
+    out["n"] = len(summaries)
+    out["spread"] = {}
+    for key in NUMERIC:
+        vals = [s[key] for s in summaries]
+        if len(summaries) > 1:
+            ok = [v for v in vals if v is not None and math.isfinite(v)]
+            mean, std = mean_std(ok) if ok else (None, None)
+            out[key] = mean
+            out["spread"][key] = (std, vals)
+    for key in ("param_count", "epochs", "status"):
+        vals = list(dict.fromkeys(s[key] for s in summaries))
+        out[key] = vals[0] if len(vals) == 1 else " / ".join(
+            _fmt(v, ",d") if isinstance(v, int) else str(v) for v in vals)
+    reasons = [r for s in summaries for r in s["unreliable"]]
+    out["unreliable"] = list(dict.fromkeys(reasons))
+    return out
+
+
+def _summary(h, window: int) -> dict:
+    """One run's row values; the noise detrends over ``window`` batches."""
     losses = [v for v in _losses(h) if math.isfinite(v)]
     process = (h.get("environment") or {}).get("process")
     return {
@@ -114,8 +183,8 @@ def _summary(h) -> dict:
         "test_loss": _final(h, "test_loss"),
         "train_acc": _final(h, "train_acc"),
         "test_acc": _final(h, "test_acc"),
-        "noise": detrended_std(losses) if losses else None,
-        "noise_window": noise_window(len(losses)),
+        "noise": detrended_std(losses, window) if losses else None,
+        "noise_window": window,
         "epoch_time": _mean_epoch(h, "epoch_time"),
         "train_time": _mean_epoch(h, "train_time"),
         "images_per_s": images_per_s(h),
@@ -147,11 +216,14 @@ def _divergence(primary, histories, tolerance) -> dict | None:
     tol = tolerance if tolerance is not None else (
         lucid.get("divergence_tolerance") or DEFAULT_TOLERANCE)
     out = {"tolerance": tol,
-           "framework": loss_divergence(_losses(lucid), _losses(torch), tol), "control": None}
+           "framework": loss_divergence(_losses(lucid), _losses(torch), tol,
+                                     partial_batches(torch)),
+           "control": None}
     control = next((h for h in histories if h.get("role") == "control"
                     and h.get("seed_index", 0) == torch.get("seed_index", 0)), None)
     if control:
-        out["control"] = loss_divergence(_losses(control), _losses(torch), tol)
+        out["control"] = loss_divergence(_losses(control), _losses(torch), tol,
+                                         partial_batches(torch))
     return out
 
 
@@ -164,6 +236,7 @@ def _seed_stats(by_fw) -> dict | None:
         row = {fw: mean_std(v) for fw, v in vals.items()}
         if "lucid" in vals and "torch" in vals:
             row["welch"] = welch_t_test(vals["lucid"], vals["torch"])
+            row["effect"] = effect_size(vals["lucid"], vals["torch"])
         stats["metrics"][metric] = row
     return stats
 
@@ -207,53 +280,84 @@ def _timing_cell(reasons: list[str]) -> str:
     return "UNRELIABLE (why: below the table)" if reasons else "ok"
 
 
+def _column_label(col: str, summary: dict) -> str:
+    label = "control (PyTorch, +1 ULP init)" if col == CONTROL else _label(col)
+    return label + (f" (mean ± std of n={summary['n']} seeds; each seed)"
+                    if summary["n"] > 1 else "")
+
+
+def _cell(summary: dict, key: str, spec: str) -> str:
+    """A number, or over several seeds ``mean ± std (seed 0, seed 1, ...)``."""
+    if key == "unreliable":
+        return _timing_cell(summary[key])
+    if not spec:
+        return str(summary[key])
+    text = _fmt(summary[key], spec)
+    if key in summary["spread"]:
+        std, vals = summary["spread"][key]
+        text += f" ± {_fmt(std, spec)} (" + ", ".join(_fmt(v, spec) for v in vals) + ")"
+    if key in TIMED and summary["unreliable"]:
+        text += " (unreliable)"
+    return text
+
+
+def _versus(a: dict, b: dict, key: str, spec: str, kind: str | None) -> str:
+    """``a`` against ``b``: difference (of the means), ratio, or equal/DIFFERENT."""
+    x, y = a[key], b[key]
+    if kind == "delta":
+        extra = _delta(x, y, spec)
+    elif kind == "ratio":
+        extra = _ratio(x, y)
+    elif kind == "equal":
+        extra = "equal" if x == y else "DIFFERENT"
+    else:
+        extra = ""
+    if key in TIMED and (a["unreliable"] or b["unreliable"]):
+        extra += " (unreliable)"
+    return extra
+
+
 def summary_table(analysis: dict) -> list[str]:
+    """The summary: one column per framework (mean ± std and every seed's value when there
+    are several seeds), Lucid against PyTorch, and with ``--same-init`` the control run and
+    the control against PyTorch."""
     fws = analysis["frameworks"]
     s = analysis["summary"]
     two = "lucid" in s and "torch" in s
-    head = "| metric | " + " | ".join(_label(f) for f in fws) + " |"
+    ctl = CONTROL in s and "torch" in s
+    head = "| metric | " + " | ".join(_column_label(f, s[f]) for f in fws) + " |"
     if two:
         head += " Lucid vs PyTorch |"
-    lines = [head, "|---" * (len(fws) + 1 + two) + "|"]
+    if ctl:
+        head += f" {_column_label(CONTROL, s[CONTROL])} | control vs PyTorch |"
+    lines = [head, "|---" * (len(fws) + 1 + two + 2 * ctl) + "|"]
     rows = [
         ("final train loss", "train_loss", ".4f", "delta"),
         ("final test loss", "test_loss", ".4f", "delta"),
         ("final train accuracy", "train_acc", ".4f", "delta"),
         ("final test accuracy", "test_acc", ".4f", "delta"),
-        ("batch-loss noise (std of detrended batch loss)", "noise", ".4f", "ratio"),
+        (f"batch-loss noise (std of batch loss - its centred mean of "
+         f"{analysis['smoothing_window']} batches)", "noise", ".4f", "ratio"),
         ("epoch time, s (train + eval, mean per epoch; lower is better)", "epoch_time", ".2f",
          "ratio"),
         ("train time, s (mean per epoch; lower is better)", "train_time", ".2f", "ratio"),
         ("train images/s (all training images / all training time; higher is better)",
          "images_per_s", ".0f", "ratio"),
         ("timing conditions", "unreliable", "", None),
-        ("peak memory, MiB (lower is better)", "peak_memory_mb", ".0f", "ratio"),
+        ("peak memory, MiB (lower is better)", "peak_memory_mb",
+         ".0f", "ratio"),
         ("parameters", "param_count", ",d", "equal"),
         ("epochs done", "epochs", "", None),
         ("status", "status", "", None),
     ]
     for title, key, spec, kind in rows:
-        if key == "unreliable":
-            cells = [_timing_cell(s[f][key]) for f in fws]
-        else:
-            cells = [_fmt(s[f][key], spec) if spec else str(s[f][key]) for f in fws]
-        if key in TIMED:
-            cells = [c + (" (unreliable)" if s[f]["unreliable"] else "")
-                     for c, f in zip(cells, fws)]
+        cells = [_cell(s[f], key, spec) for f in fws]
         line = f"| {title} | " + " | ".join(cells) + " |"
         if two:
-            a, b = s["lucid"][key], s["torch"][key]
-            if kind == "delta":
-                extra = _delta(a, b, spec)
-            elif kind == "ratio":
-                extra = _ratio(a, b)
-            elif kind == "equal":
-                extra = "equal" if a == b else "DIFFERENT"
-            else:
-                extra = ""
-            if key in TIMED and (s["lucid"]["unreliable"] or s["torch"]["unreliable"]):
-                extra += " (unreliable)"
-            line += f" {extra} |"
+            line += f" {_versus(s['lucid'], s['torch'], key, spec, kind)} |"
+        if ctl:
+            line += (f" {_cell(s[CONTROL], key, spec)} |"
+                     f" {_versus(s[CONTROL], s['torch'], key, spec, kind)} |")
         lines.append(line)
     return lines
 
@@ -341,19 +445,59 @@ def _divergence_section(analysis: dict) -> list[str]:
         "## Same initial weights", "",
         "Lucid started from PyTorch's initial weights (`--same-init`). Tolerance: "
         f"|loss difference| / max(1, |PyTorch loss|) > {tol:g}.", "",
-        "| pair | first batch above tolerance | difference at batch 1 | largest difference |",
-        "|---|---|---|---|",
+        "| pair | first batch above tolerance | difference at batch 1 | largest difference "
+        "(full batches) | largest at a partial last batch |",
+        "|---|---|---|---|---|",
         f"| Lucid vs PyTorch | {first(fw)} | {_fmt(fw['first_diff'], '.2e')} | "
-        f"{_fmt(fw['max_diff'], '.2e')} |",
+        f"{_fmt(fw['max_diff'], '.2e')} | {_partial_cell(fw)} |",
     ]
     if ctl:
         lines.append(f"| control: PyTorch vs PyTorch with every initial weight one float32 ULP "
                      f"up | {first(ctl)} | {_fmt(ctl['first_diff'], '.2e')} | "
-                     f"{_fmt(ctl['max_diff'], '.2e')} |")
+                     f"{_fmt(ctl['max_diff'], '.2e')} | {_partial_cell(ctl)} |")
+    if fw.get("partial"):
+        listed = ", ".join(f"batch {b} ({n} images)" for b, n in fw["partial"].items())
+        lines += ["", f"Partial last batches ({listed}) average their loss over fewer images, "
+                  "so one image moves it more: they are left out of the largest difference and "
+                  "shown in their own column."]
         lines += ["", "The control shows how fast float32 training amplifies a difference of one "
                   "rounding step: where Lucid departs from PyTorch no earlier than the control "
                   "does, the departure is the chaos of training, not a framework error."]
     return lines + [""]
+
+
+def _amount(metric: str, v: float) -> str:
+    """A difference in the metric's units: accuracies in percentage points."""
+    if "acc" in metric:
+        pts = 100.0 * v
+        return (f"{pts:.1f}" if abs(pts) >= 1 else f"{pts:.2g}") + " points"
+    return f"{v:.2g}"
+
+
+def effect_words(metric: str, w, e) -> str:
+    """The Welch test and effect size of one metric in words."""
+    if e is None or not math.isfinite(e.detectable) or not math.isfinite(w.p):
+        return f"{metric}: no test (fewer than two finished runs per framework, or no spread)"
+    seeds = (f"{e.n_a} seeds" if e.n_a == e.n_b
+             else f"{e.n_b} PyTorch and {e.n_a} Lucid seeds")
+    ci = (f"95% CI of Lucid - PyTorch {_signed(metric, e.ci_low)} to "
+          f"{_signed(metric, e.ci_high)}")
+    if w.p < 0.05:
+        way = "higher" if e.diff > 0 else "lower"
+        return (f"{metric}: Lucid's mean is {way} by {_amount(metric, abs(e.diff))} "
+                f"(p = {w.p:.3g}; {ci}), a difference {seeds} can detect")
+    return (f"{metric}: no detectable difference (p = {w.p:.2f}; {ci}); with {seeds} a gap "
+            f"below {_amount(metric, e.detectable)} cannot be ruled out (the smallest difference "
+            "detected with power 0.8 at alpha 0.05, two-sided)")
+
+
+def _signed(metric: str, v: float) -> str:
+    text = _amount(metric, v)
+    return text if text.startswith("-") else "+" + text
+
+
+def _partial_cell(d: dict) -> str:
+    return _fmt(d.get("partial_max_diff"), ".2e") if d.get("partial") else "none"
 
 
 def _seed_section(analysis: dict) -> list[str]:
@@ -363,16 +507,27 @@ def _seed_section(analysis: dict) -> list[str]:
     fws = [f for f in analysis["frameworks"]]
     ns = ", ".join(f"{_label(f)} {st['n'][f]}" for f in fws)
     lines = ["## Seeds", "", f"Runs per framework: {ns}. Mean ± sample std of the final "
-             "values; Welch's t-test (two-sided) of Lucid's mean against PyTorch's.", "",
-             "| metric | " + " | ".join(_label(f) for f in fws) + " | t | df | p |",
-             "|---" * (len(fws) + 4) + "|"]
+             "values; Welch's t-test (two-sided) of Lucid's mean against PyTorch's, the 95% "
+             "confidence interval of the difference of the means (Welch-Satterthwaite df, "
+             "Student's t quantile), and the smallest difference these seeds detect with "
+             "power 0.8 at alpha 0.05 ((t_0.975 + t_0.8) x standard error).", "",
+             "| metric | " + " | ".join(_label(f) for f in fws)
+             + " | t | df | p | Lucid - PyTorch | 95% CI | detectable (power 0.8) |",
+             "|---" * (len(fws) + 7) + "|"]
+    words = []
     for metric, row in st["metrics"].items():
         cells = [f"{_fmt(row[f][0])} ± {_fmt(row[f][1])}" for f in fws]
-        w = row.get("welch")
+        w, e = row.get("welch"), row.get("effect")
         tail = (f"{_fmt(w.t, '.3f')} | {_fmt(w.df, '.2f')} | {_fmt(w.p, '.4f')}" if w
                 else "n/a | n/a | n/a")
+        if e:
+            tail += (f" | {_fmt(e.diff, '+.4f')} | [{_fmt(e.ci_low, '+.4f')}, "
+                     f"{_fmt(e.ci_high, '+.4f')}] | {_fmt(e.detectable, '.4f')}")
+            words.append(f"- {effect_words(metric, w, e)}.")
+        else:
+            tail += " | n/a | n/a | n/a"
         lines.append(f"| {metric} | " + " | ".join(cells) + f" | {tail} |")
-    return lines + [""]
+    return lines + [""] + words + [""]
 
 
 def _environment_section(analysis: dict) -> list[str]:
@@ -388,21 +543,56 @@ def _environment_section(analysis: dict) -> list[str]:
         if fw == "lucid" and fwenv.get("blas"):
             lines.append(f"  - MLX {fwenv.get('mlx', '?')}, BLAS: {fwenv['blas'].get('status')} "
                          f"{fwenv['blas'].get('config') or ''}".rstrip())
-    first = next(iter(analysis["primary"].values()))
-    method = first.get("peak_memory_method")
-    if method and (first.get("environment") or {}).get("process"):
-        lines.append(f"- Peak memory: {method}, in each framework's own process (framework "
-                     "import included).")
-    elif method:
-        lines.append(f"- Peak memory: {method}. These runs trained the frameworks one after "
-                     "the other in one process, so each figure includes every library loaded "
-                     "in it.")
+    lines += _memory_lines(analysis)
     data = next(iter(analysis["primary"].values())).get("data") or {}
     if data:
-        lines.append(f"- Data: {data.get('source')}, train {data.get('train')}, test "
-                     f"{data.get('test')}, train transform {data.get('train_transform')}, "
-                     f"augmentation {data.get('augmentation')}")
+        cfg = next(iter(analysis["primary"].values()))["config"]
+        lines.append(f"- Data: {data.get('source')}, train "
+                     f"{_used(data.get('train'), cfg.get('subset'))}, test "
+                     f"{_used(data.get('test'), cfg.get('test_subset'))}, train transform "
+                     f"{_short_floats(data.get('train_transform'))}, augmentation "
+                     f"{_short_floats(data.get('augmentation'))}")
     return lines + [""]
+
+
+def _used(shape, subset) -> str:
+    """The array shape a run trained on: ``[512, 3, 32, 32] (subset of 50000)``."""
+    if not shape:
+        return str(shape)
+    if subset and subset < shape[0]:
+        return f"{[subset, *shape[1:]]} (first {subset} of {shape[0]})"
+    return str(list(shape))
+
+
+_LONG_FLOAT = re.compile(r"-?\d+\.\d{5,}(?:[eE][-+]?\d+)?")
+
+
+def _short_floats(text):
+    """Floats with more than 4 decimals rounded to 4 significant digits (0.4914, not
+    0.49140000343322754)."""
+    if not isinstance(text, str):
+        return text
+    return _LONG_FLOAT.sub(lambda m: format(float(m.group()), ".4g"), text)
+
+
+def _run_name(h) -> str:
+    name = "control (PyTorch, +1 ULP init)" if h.get("role") == CONTROL else _label(h["framework"])
+    return name + (f" seed {h['seed_index']}" if h.get("seed_index") else "")
+
+
+def _memory_lines(analysis: dict) -> list[str]:
+    """How each run's peak memory was measured: the method, and in which process."""
+    lines = ["- Peak memory, per run:"]
+    for runs in analysis["columns"].values():
+        for h in runs:
+            method = h.get("peak_memory_method") or "method not recorded"
+            proc = (h.get("environment") or {}).get("process")
+            where = (f"in its own worker process (PID {proc.get('pid', '?')})" if proc else
+                     "in a process shared with the other runs, so it includes every library "
+                     "and run loaded there before it")
+            lines.append(f"  - {_run_name(h)}: {_fmt(h.get('peak_memory_mb'), ',.0f')} MiB, "
+                         f"{method}, {where}")
+    return lines
 
 
 def markdown(analysis: dict, figures: list[str]) -> str:
@@ -412,10 +602,12 @@ def markdown(analysis: dict, figures: list[str]) -> str:
         if h.get("status") != "finished":
             lines.append(f"> **{_label(fw)}: {h.get('status')}** - {h.get('message') or ''}")
     lines += ["", "## Summary", ""] + summary_table(analysis)
-    noise_w = next(iter(analysis["summary"].values()))["noise_window"]
+    noise_w = analysis["smoothing_window"]
     lines += ["", f"Batch-loss noise: std of (batch loss - its centred moving average over "
-              f"{noise_w} batches). Times are wall-clock; the ratio column divides Lucid's "
-              "figure by PyTorch's (losses and accuracies: the difference)."]
+              f"{noise_w} batches), the window of the smoothed curve in the picture. "
+              "Times are wall-clock; the ratio column divides Lucid's "
+              "figure by PyTorch's (losses and accuracies: the difference; over several seeds, of "
+              "the means)."]
     lines += _timing_notes(analysis) + [""]
     lines += _config_section(analysis) + [""]
     lines += _batch_section(analysis)

@@ -7,6 +7,11 @@
 - ``welch_t_test(a, b)``: t = (mean_a - mean_b) / sqrt(s_a^2/n_a + s_b^2/n_b) and the
   Welch-Satterthwaite degrees of freedom
   df = (s_a^2/n_a + s_b^2/n_b)^2 / ((s_a^2/n_a)^2/(n_a-1) + (s_b^2/n_b)^2/(n_b-1)).
+- ``student_t_quantile(q, df)``: the t with P(T <= t) = q, by bisection on the p-value.
+- ``effect_size(a, b)``: the difference of means d = mean_a - mean_b, its 95% confidence
+  interval d -+ t_{0.975, df} * se (se = sqrt(s_a^2/n_a + s_b^2/n_b), Welch df), and the
+  smallest difference detectable at power 0.8, alpha 0.05 two-sided:
+  (t_{0.975, df} + t_{0.8, df}) * se (the usual shifted-t approximation of the power).
 - ``detrended_std(values, window)``: the batch-loss noise, the standard deviation of the
   batch losses minus their centred moving average.
 """
@@ -72,6 +77,37 @@ def student_t_two_sided(t: float, df: float) -> float:
     return min(1.0, betainc(df / 2.0, 0.5, df / (df + t * t)))
 
 
+def student_t_quantile(q: float, df: float) -> float:
+    """The ``q`` quantile of Student's t with ``df`` degrees of freedom (0 < q < 1).
+
+    For q > 1/2, t solves p(t) = 2 (1 - q), p the two-sided p-value (decreasing in t), by
+    bisection to double precision; t(q) = -t(1 - q) below.
+    """
+    if math.isnan(q) or math.isnan(df) or df <= 0:
+        return math.nan
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"student_t_quantile: q must be in (0, 1), got {q}")
+    if q == 0.5:
+        return 0.0
+    if q < 0.5:
+        return -student_t_quantile(1.0 - q, df)
+    target = 2.0 * (1.0 - q)
+    lo, hi = 0.0, 1.0
+    while student_t_two_sided(hi, df) > target:
+        lo, hi = hi, hi * 2.0
+        if hi > 1e300:
+            return math.inf
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if student_t_two_sided(mid, df) > target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 @dataclass(frozen=True)
 class WelchResult:
     t: float
@@ -110,6 +146,45 @@ def welch_t_test(a, b) -> WelchResult:
     df = se2 * se2 / (sa * sa / (na - 1) + sb * sb / (nb - 1))
     return WelchResult(t, df, student_t_two_sided(t, df), ma, mb, math.sqrt(va),
                        math.sqrt(vb), na, nb)
+
+
+@dataclass(frozen=True)
+class EffectSize:
+    """Difference of means ``diff`` = mean_a - mean_b, its confidence interval
+    ``[ci_low, ci_high]``, and ``detectable``: the smallest difference found with
+    probability ``power`` at level ``alpha`` with these sample sizes and spreads."""
+
+    diff: float
+    ci_low: float
+    ci_high: float
+    detectable: float
+    se: float
+    df: float
+    n_a: int
+    n_b: int
+    confidence: float
+    power: float
+
+
+def effect_size(a, b, confidence: float = 0.95, power: float = 0.8) -> EffectSize:
+    """Welch confidence interval of mean_a - mean_b and the minimum detectable difference.
+
+    ci = d -+ t_{(1 + confidence) / 2, df} * se;  detectable = (t_{(1 + confidence) / 2, df}
+    + t_{power, df}) * se, with se and df (Welch-Satterthwaite) as in ``welch_t_test``.
+    NaN where a sample has fewer than two values; a zero se gives a zero-width interval.
+    """
+    w = welch_t_test(a, b)
+    diff = w.mean_a - w.mean_b
+    nan = math.nan
+    if w.n_a < 2 or w.n_b < 2:
+        return EffectSize(diff, nan, nan, nan, nan, nan, w.n_a, w.n_b, confidence, power)
+    se = math.sqrt(w.std_a ** 2 / w.n_a + w.std_b ** 2 / w.n_b)
+    if se == 0.0:
+        return EffectSize(diff, diff, diff, 0.0, 0.0, nan, w.n_a, w.n_b, confidence, power)
+    t_ci = student_t_quantile(0.5 + confidence / 2.0, w.df)
+    t_pow = student_t_quantile(power, w.df)
+    return EffectSize(diff, diff - t_ci * se, diff + t_ci * se, (t_ci + t_pow) * se, se, w.df,
+                      w.n_a, w.n_b, confidence, power)
 
 
 def moving_average(values, window: int, centered: bool = False) -> np.ndarray:
