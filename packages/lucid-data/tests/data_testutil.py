@@ -17,6 +17,11 @@ import numpy as np
 from lucid.datasets.idx import write_idx
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+#: why a test that needs it skips: what that optional folder is
+SHARED_DATA_WHAT = (f"{SHARED_DATA} is absent: the optional folder beside the repository with "
+                    "the full real MNIST test set and a 7,000-image CIFAR-10 subset in the "
+                    "official formats (development machines have it; the repository's own "
+                    "fixtures cover the same code)")
 
 
 def make_mnist_dir(folder, n_train=60, n_test=20, gz=True, seed=0):

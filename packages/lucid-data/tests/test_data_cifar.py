@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from data_testutil import (
     SHARED_DATA,
+    SHARED_DATA_WHAT,
     cifar_batch_bytes,
     make_cifar_dir,
     make_tar,
@@ -225,7 +226,7 @@ def test_cifar100_fine_and_coarse(tmp_path):
 def test_shared_cifar_mini(tmp_path):
     archive = SHARED_DATA / "cifar-10-mini-python.tar.gz"
     if not archive.is_file():
-        pytest.skip(f"real data archive {archive} is absent")
+        pytest.skip(SHARED_DATA_WHAT)
     extract_tar(archive, tmp_path, "cifar-10-batches-py")
     x, y, xt, yt = get_cifar10_numpy(tmp_path, normalize=False, download=False, progress=False)
     assert x.shape == (5000, 3, 32, 32) and xt.shape == (2000, 3, 32, 32)

@@ -3,7 +3,7 @@ import hashlib
 
 import numpy as np
 import pytest
-from data_testutil import SHARED_DATA, make_mnist_dir
+from data_testutil import SHARED_DATA, SHARED_DATA_WHAT, make_mnist_dir
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lucid.datasets import (
@@ -175,7 +175,7 @@ def test_stratified_split_small():
 
 def test_mnist_sample_matches_shared_data():
     if not (SHARED_DATA / "mnist" / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"real data folder {SHARED_DATA} is absent")
+        pytest.skip(SHARED_DATA_WHAT)
     x, y = parse_mnist_pair(
         SHARED_DATA / "mnist" / "t10k-images-idx3-ubyte.gz",
         SHARED_DATA / "mnist" / "t10k-labels-idx1-ubyte.gz",
@@ -190,7 +190,7 @@ def test_mnist_sample_matches_shared_data():
 def test_shared_data_missing_train_files_is_a_clear_error():
     folder = SHARED_DATA / "mnist"
     if not folder.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA} is absent")
+        pytest.skip(SHARED_DATA_WHAT)
     with pytest.raises(DatasetNotFoundError) as e:
         get_mnist_numpy(folder, download=False, cache=False)
     msg = str(e.value)
