@@ -4,6 +4,11 @@
 histories, refuses to compare runs whose parameter counts differ (unless ``force``), draws
 ``compare.png``/``.svg`` and writes ``report.md`` atomically. ``lucid-compare report
 OUT_DIR`` calls ``render`` on a finished (or interrupted) run.
+
+With ``--seeds N`` every summary cell is the mean ± sample std over the seeds followed by
+each seed's value, and the Seeds section gives Welch's test with the 95% confidence
+interval of the difference and the smallest detectable difference (``stats.effect_size``),
+in words. With ``--same-init`` the control run has its own summary columns.
 """
 
 from __future__ import annotations
