@@ -211,7 +211,14 @@ def validate_args(args) -> None:
     """Check every parsed flag against ``config.RULES`` (ranges) and every path flag for
     what it must name; raise ``UsageError`` naming the flag."""
     for dest, value in vars(args).items():
-        check_value(dest, value, "--" + dest.replace("_", "-"))
+        flag = "--" + dest.replace("_", "-")
+        if dest in FIELD_TYPES and isinstance(value, str) and FIELD_TYPES[dest] != "str":
+            try:
+                value = coerce(dest, value)
+            except UsageError:
+                raise UsageError(f"{flag}: {value!r} is not valid; expected "
+                                 f"{FIELD_TYPES[dest]}") from None
+        check_value(dest, value, flag)
     for dest in ("data_dir", "out", "config"):
         value = getattr(args, dest, None)
         if value is not None and not str(value).strip():

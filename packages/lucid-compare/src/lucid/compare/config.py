@@ -283,7 +283,7 @@ DEVICE_CHOICES = {"lucid_device": ("cpu", "gpu"), "torch_device": ("cpu", "cuda"
 
 _EXPECTED = {"bool": "a boolean (true or false)", "int": "an integer", "float": "a number",
              "str": "a string", "path": "a path (a non-empty string)",
-             "list[str]": "an array of strings", "tuple[int, ...]": "an array of integers",
+             "list[str]": "an array of strings (or one comma-separated string)", "tuple[int, ...]": "an array of integers",
              "tuple[float, float]": "an array of two numbers"}
 
 
@@ -312,7 +312,8 @@ def toml_value(key: str, value, kind: str, where: str):
         "float": is_num,
         "str": lambda v: isinstance(v, str),
         "path": lambda v: isinstance(v, str) and v.strip() != "" and "\0" not in v,
-        "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "list[str]": lambda v: isinstance(v, str) or (isinstance(v, list)
+                                                      and all(isinstance(x, str) for x in v)),
         "tuple[int, ...]": lambda v: is_int(v) or (isinstance(v, list)
                                                    and all(is_int(x) for x in v)),
         "tuple[float, float]": lambda v: isinstance(v, list) and len(v) == 2
