@@ -19,6 +19,12 @@ Lucid already depends on (``mlx[cpu]``, ``numpy``) ship a copy, renamed with a h
 cannot clash (``mlx_cpu.libs/libgfortran-f7379c93.so.5.0.0``); Lucid loads an in-memory
 copy of it whose ``SONAME`` reads ``libgfortran.so.5``.
 
+OpenBLAS's idle threads spin for ``2^OPENBLAS_THREAD_TIMEOUT`` cycles (default 2^28, about
+0.1 s) after each product; beside the native kernels' OpenMP threads on few cores they took
+a core away from each following kernel (LeNet-5 batch 128 on 2 loaded cores: backward
+median 8 ms, 4.3 ms with the timeout at its minimum, 4, which Lucid sets unless the
+environment does).
+
 ``info()`` tells what happened. Set ``LUCID_NO_OPENBLAS=1`` to keep MLX's own BLAS.
 """
 
@@ -37,6 +43,7 @@ from . import _elf
 OPT_OUT_VAR = "LUCID_NO_OPENBLAS"
 GFORTRAN = "libgfortran.so.5"
 OPENBLAS_NAMES = ("libopenblas.so.0", "libopenblas.so")
+THREAD_TIMEOUT_VAR, THREAD_TIMEOUT = "OPENBLAS_THREAD_TIMEOUT", "4"  # spin 2^4 cycles when idle
 # CPU feature each single-target OpenBLAS build needs (a DYNAMIC_ARCH build picks at run time)
 TARGET_FEATURE = {
     "HASWELL": "avx2", "ZEN": "avx2", "SKYLAKEX": "avx512f", "COOPERLAKE": "avx512_bf16",
@@ -112,13 +119,22 @@ def _load_gfortran() -> str:
 
 
 def _open_openblas(path: str) -> ctypes.CDLL:
+    """Open OpenBLAS with its idle threads' spin shortened (read once, as it loads; not
+    left in the environment for other libraries)."""
+    set_here = THREAD_TIMEOUT_VAR not in os.environ
+    if set_here:
+        os.environ[THREAD_TIMEOUT_VAR] = THREAD_TIMEOUT
     try:
+        try:
+            return ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+        except OSError as err:
+            if GFORTRAN not in str(err) or state["gfortran"]:
+                raise
+        state["gfortran"] = _load_gfortran()
         return ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
-    except OSError as err:
-        if GFORTRAN not in str(err) or state["gfortran"]:
-            raise
-    state["gfortran"] = _load_gfortran()
-    return ctypes.CDLL(path, mode=ctypes.RTLD_LOCAL)
+    finally:
+        if set_here:
+            del os.environ[THREAD_TIMEOUT_VAR]
 
 
 def _address(lib: ctypes.CDLL, name: str) -> int | None:
