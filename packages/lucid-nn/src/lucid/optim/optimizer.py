@@ -18,10 +18,14 @@ is its per-parameter state initialisation and its update rule:
 ``apply_single`` is pure: ``arrays`` are ``state[k]`` for ``k`` in ``keys`` (those present),
 ``hyper`` the ``scalars`` as 0-d arrays of the parameter's dtype, ``flags`` Python booleans
 that choose which terms exist. ``mx.compile`` fuses it into one kernel per rule, flags and
-dtype (``compile=False`` runs the same rule op by op). Where an optimizer has a
-``native_single`` (Adam, AdamW, SGD), the loop takes it instead on the CPU in float32: one
-multi-threaded pass per parameter, in place where nothing else holds the old arrays. ``state["step"]``, where an optimizer
-keeps one, counts the parameter's updates: the loop advances it before ``plan_single``.
+dtype (``compile=False`` runs the same rule op by op). ``state["step"]``, where an
+optimizer keeps one, counts the parameter's updates: the loop advances it before
+``plan_single``.
+
+Where an optimizer has a ``native_single`` (Adam, AdamW, SGD), the loop takes it instead on
+the CPU in float32 with ``compile`` on: one multi-threaded pass per parameter, in place
+where nothing else holds the old arrays. A subclass that redefines ``apply_single`` or
+``plan_single`` runs its MLX rule (the native kernel is not its rule).
 
 A parameter is any floating ``lucid.Tensor`` (``lucid.nn.Parameter`` is one). An update
 rebinds ``p.data`` to a new MLX array (MLX arrays are immutable); state tensors are
@@ -104,6 +108,18 @@ def kernel(rule, compiled: bool = True, **flags):
     """
     fn = functools.partial(rule, **flags)
     return mx.compile(fn) if compiled else fn
+
+
+def _owner(cls, name: str):
+    return next(k for k in cls.__mro__ if name in k.__dict__)
+
+
+def _has_native(cls) -> bool:
+    """Whether ``cls``'s ``native_single`` is the kernel of its rule: defined by the class
+    that defines its ``apply_single`` and ``plan_single``."""
+    owner = _owner(cls, "native_single")
+    return owner is not Optimizer and all(
+        _owner(cls, name) is owner for name in ("apply_single", "plan_single"))
 
 
 class Optimizer:
@@ -206,7 +222,7 @@ class Optimizer:
                     if set_to_none:
                         p.grad = None
                     else:
-                        p.grad = Tensor._wrap(mx.zeros_like(p.grad.data), p.grad.device)
+                        p.grad = Tensor._wrap(mx.zeros_like(p.grad._data), p.grad.device)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; return ``closure()``'s loss if given.
@@ -228,7 +244,7 @@ class Optimizer:
         """The one loop: each parameter of ``group`` that has a gradient gets its state
         (``init_single``), its plan (``plan_single``) and one run of the fused rule."""
         rule = type(self).apply_single
-        native = self.compile and type(self).native_single is not Optimizer.native_single
+        native = self.compile and _has_native(type(self))
         hypers: dict = {}
         for p in group["params"]:
             if p.grad is None:
@@ -281,7 +297,7 @@ class Optimizer:
         """The native module when ``p``'s update may run there (CPU, float32), else None."""
         if p.device != "cpu":
             return None
-        return _native.for_cpu_float32(p.data)
+        return _native.for_cpu_float32(p._data)
 
     def _kernel(self, rule, **flags):
         return kernel(rule, self.compile, **flags)
@@ -294,19 +310,19 @@ class Optimizer:
     @staticmethod
     def _update(fused, p: Tensor, state: dict, keys, hyper, touched: list) -> None:
         """Run ``fused`` on ``p``, its gradient and ``state[keys]``; rebind the results."""
-        g = p.grad.data
-        if g.shape != p.data.shape:
+        g = p.grad._data
+        if g.shape != p._data.shape:
             raise ShapeError(
                 f"optimizer step: gradient of shape {tuple(g.shape)} for a parameter of shape "
                 f"{p.shape}; a gradient must have its parameter's shape"
             )
         if g.dtype != p.dtype:
             g = g.astype(p.dtype)
-        arrays = [state[k].data for k in keys if k in state]
-        new_p, new_state = run_on(p.device, fused, p.data, g, arrays, hyper)
+        arrays = [state[k]._data for k in keys if k in state]
+        new_p, new_state = run_on(p.device, fused, p._data, g, arrays, hyper)
         p.data = new_p
         touched.append(new_p)
-        touched.append(p.grad.data)
+        touched.append(p.grad._data)
         for k, a in zip(keys, new_state, strict=True):
             if k in state:
                 state[k].data = a
@@ -316,7 +332,7 @@ class Optimizer:
 
     @staticmethod
     def _zeros(p: Tensor, value: float = 0.0) -> Tensor:
-        data = mx.zeros_like(p.data) if value == 0 else mx.full(p.data.shape, value, p.dtype)
+        data = mx.zeros_like(p._data) if value == 0 else mx.full(p._data.shape, value, p.dtype)
         return Tensor._wrap(data, p.device)
 
     # ----- state dicts --------------------------------------------------------------
@@ -338,7 +354,7 @@ class Optimizer:
         for p, s in self.state.items():
             if id(p) in index:
                 state[index[id(p)]] = {
-                    k: Tensor._wrap(v.data, v.device) if isinstance(v, Tensor) else copy.deepcopy(v)
+                    k: Tensor._wrap(v._data, v.device) if isinstance(v, Tensor) else copy.deepcopy(v)
                     for k, v in s.items()
                 }
         return {"state": state, "param_groups": groups}
@@ -397,7 +413,7 @@ class Optimizer:
     def _cast_state(p: Tensor, key: str, value, name: str):
         if not isinstance(value, Tensor):
             return copy.deepcopy(value)
-        data = value.data
+        data = value._data
         if data.ndim and tuple(data.shape) != p.shape:
             raise ShapeError(
                 f"{name}.load_state_dict: state {key!r} has shape {tuple(data.shape)} but its "
