@@ -127,7 +127,7 @@ def check_grads(lucid_model, torch_model, before: tnn.Module, batch, tol: float 
 def relu_signs(lucid_model, x: np.ndarray) -> list[np.ndarray]:
     """``input > 0`` of every ReLU call in one forward pass of ``lucid_model`` on ``x``, in
     call order (the pass is recomputed; BatchNorm running statistics are restored)."""
-    saved = {k: b.data for k, b in lucid_model.named_buffers()}
+    saved = {k: b._data for k, b in lucid_model.named_buffers()}
     relus = [mod for mod in lucid_model.modules() if isinstance(mod, lucid.nn.ReLU)]
     signs = []
     for mod in relus:

@@ -188,12 +188,12 @@ def test_step_evaluates_parameters_and_state(name, kwargs):
     for _ in range(2):
         opt.zero_grad()
         ((x @ w) * (x @ w)).mean().backward()
-        assert not is_evaluated(w.grad.data)
+        assert not is_evaluated(w.grad._data)
         opt.step()
-        assert is_evaluated(w.data)
+        assert is_evaluated(w._data)
         for value in opt.state[w].values():
             if isinstance(value, lucid.Tensor):
-                assert is_evaluated(value.data)
+                assert is_evaluated(value._data)
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
@@ -269,7 +269,7 @@ def test_a_custom_optimizer_is_init_plan_and_apply_single():
     for _ in range(2):
         w.grad = lucid.tensor([3.0, -0.5, 0.0])
         opt.step()
-        assert is_evaluated(w.data) and is_evaluated(opt.state[w]["buf"].data)
+        assert is_evaluated(w._data) and is_evaluated(opt.state[w]["buf"]._data)
     # buf: [1, -1, 0] then [1.5, -1.5, 0]; p -= 0.25 * buf each step
     np.testing.assert_allclose(w.numpy(), [1.0 - 0.625, -1.0 + 0.625, 0.5])
     assert opt.state[w]["step"] == 2 and idle not in opt.state

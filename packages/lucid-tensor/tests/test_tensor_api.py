@@ -19,7 +19,8 @@ def test_basic_attributes():
     assert t.ndim == 3 and t.dim() == 3 and len(t) == 2 and t.numel() == 24
     assert t.dtype == lucid.float32 and t.dtype_name == "float32"
     assert t.device == "cpu"
-    assert isinstance(t.data, mx.array) and t.data.shape == (2, 3, 4)
+    assert isinstance(t._data, mx.array) and t._data.shape == (2, 3, 4)
+    assert isinstance(t.data, lucid.Tensor) and t.data.shape == (2, 3, 4)
     assert t.grad is None and t.requires_grad is False and t.is_leaf and t.grad_fn is None
 
 

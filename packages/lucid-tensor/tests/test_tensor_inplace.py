@@ -513,3 +513,23 @@ def test_momentum_and_adam_style_updates_match_torch():
         states.append((p, buf, m, v))
     for lt, tt in zip(*states):
         assert_close(lt, tt, rtol=1e-5, atol=1e-6)
+
+
+def test_data_is_pytorchs_shared_untracked_tensor():
+    """``p.data`` shares ``p``'s storage, is outside the graph, and changes through it are
+    invisible to autograd (its own version counter), as PyTorch's (DCGAN's init idiom)."""
+    p = lucid.randn(4, 3, requires_grad=True)
+    t = torch.from_numpy(p.numpy().copy()).requires_grad_()
+    d = p.data
+    assert isinstance(d, lucid.Tensor) and not d.requires_grad and d.grad_fn is None
+    p.data.mul_(0.5)
+    t.data.mul_(0.5)
+    np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-6)
+    assert p._version == 0 and t._version == 0
+    lucid.manual_seed(0)
+    p.data.normal_(0, 0.02)
+    assert p.numpy().std() < 0.1 and p.requires_grad
+    y = (p * p).sum()
+    p.data.add_(1.0)  # no "modified by an inplace operation" error, as in PyTorch
+    y.backward()
+    assert p.grad is not None

@@ -163,7 +163,7 @@ def test_native_conv2d_matches_torch(xs, ws, kw, bias):
     stride, pads, dilation, groups = conv.conv_args("conv2d", x, w, None, kw.get("stride", 1),
                                                     kw.get("padding", 0), kw.get("dilation", 1),
                                                     kw.get("groups", 1), spatial=2)
-    algorithm, _ = conv._algorithm(x.data, w.data, None, stride, dilation, pads, groups,
+    algorithm, _ = conv._algorithm(x._data, w._data, None, stride, dilation, pads, groups,
                                    (1, 1), True)
     assert algorithm == "native"
     b = randn(ws[0], seed=3) if bias else None
@@ -215,8 +215,8 @@ def test_native_is_never_taken_for_other_dtypes_or_the_gpu(monkeypatch):
     import mlx.core as mx
 
     conv = _conv_module()
-    x16 = lucid.randn(1, 2, 5, 5).data.astype(mx.float16)
-    w16 = lucid.randn(3, 2, 3, 3).data.astype(mx.float16)
+    x16 = lucid.randn(1, 2, 5, 5)._data.astype(mx.float16)
+    w16 = lucid.randn(3, 2, 3, 3)._data.astype(mx.float16)
     assert _native.for_cpu_float32(x16, w16) is None
     algorithm, _ = conv._algorithm(x16, w16, None, (1, 1), (1, 1), (0, 0, 0, 0), 1, (3, 3), True)
     assert algorithm != "native"
@@ -225,7 +225,7 @@ def test_native_is_never_taken_for_other_dtypes_or_the_gpu(monkeypatch):
         type = mx.DeviceType.gpu
 
     monkeypatch.setattr(mx, "default_device", lambda: Gpu())
-    x, w = lucid.randn(1, 2, 5, 5).data, lucid.randn(3, 2, 3, 3).data
+    x, w = lucid.randn(1, 2, 5, 5)._data, lucid.randn(3, 2, 3, 3)._data
     assert _native.for_cpu_float32(x, w) is None
     algorithm, _ = conv._algorithm(x, w, None, (1, 1), (1, 1), (0, 0, 0, 0), 1, (3, 3), True)
     assert algorithm != "native"

@@ -86,16 +86,18 @@ class Tensor:
 
     # ----- storage ----------------------------------------------------------------
     @property
-    def data(self) -> mx.array:
-        """This tensor's values as an MLX array (read), or replace them (write).
-
-        ``t.data = v`` (an MLX array or a Tensor) replaces the values of ``t`` and of every
-        tensor sharing its storage; the shape may change. As in PyTorch, this is invisible
-        to autograd: the version counter is not bumped. PyTorch's ``t.data`` *reads* as a
-        Tensor sharing the storage; here that is ``t.detach()`` (``p.detach().normal_()``
-        changes ``p``), while ``.data`` reads as the MLX array the engine's callers use.
+    def data(self) -> Tensor:
+        """PyTorch's ``.data``: a tensor sharing this one's storage, outside the graph and
+        not requiring grad, with a version counter of its own, so that in-place changes
+        through it (``p.data.normal_(0, 0.02)``, ``p.data.mul_(0.5)``) change ``p`` and are
+        invisible to autograd. ``t.data = v`` (a Tensor or an MLX array) replaces the values
+        of ``t`` and of every tensor sharing its storage; the shape may change; the version
+        is not bumped. (The MLX array itself is ``t._data``.)
         """
-        return self._data
+        out = Tensor._wrap(self._data, self.device)
+        self._share_storage(out)
+        out._vc = [0]  # its own version: changes through .data do not trip autograd's check
+        return out
 
     @data.setter
     def data(self, value) -> None:
