@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from ._rules import signed_decayed
 from .optimizer import Optimizer
 
 
@@ -44,10 +45,7 @@ class Adadelta(Optimizer):
     @staticmethod
     def apply_single(p, g, state, hyper, *, weight_decay, maximize):
         lr, wd, rho, one_minus_rho, eps = hyper
-        if maximize:
-            g = -g
-        if weight_decay:
-            g = g + wd * p
+        _, g = signed_decayed(p, g, wd, None, weight_decay=weight_decay, maximize=maximize)
         square_avg = state[0] * rho + one_minus_rho * g * g
         delta = mx.sqrt(state[1] + eps) / mx.sqrt(square_avg + eps) * g
         acc_delta = state[1] * rho + one_minus_rho * delta * delta

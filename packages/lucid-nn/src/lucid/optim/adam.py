@@ -20,6 +20,7 @@ import math
 
 import mlx.core as mx
 
+from ._rules import adam_moments, signed_decayed
 from .optimizer import Optimizer
 
 
@@ -65,16 +66,9 @@ class Adam(Optimizer):
     @staticmethod
     def apply_single(p, g, state, hyper, *, weight_decay, decoupled, maximize, amsgrad):
         step_size, bc2_sqrt, one_minus_b1, b2, one_minus_b2, eps, wd, decay = hyper
-        m, v = state[0], state[1]
-        if maximize:
-            g = -g
-        if weight_decay:
-            if decoupled:
-                p = p * decay
-            else:
-                g = g + wd * p
-        m = m + one_minus_b1 * (g - m)
-        v = v * b2 + one_minus_b2 * g * g
+        p, g = signed_decayed(p, g, wd, decay, weight_decay=weight_decay, decoupled=decoupled,
+                              maximize=maximize)
+        m, v = adam_moments(state[0], state[1], g, one_minus_b1, b2, one_minus_b2)
         if amsgrad:
             vmax = mx.maximum(state[2], v)
             denom = mx.sqrt(vmax) / bc2_sqrt + eps

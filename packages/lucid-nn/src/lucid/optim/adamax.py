@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from ._rules import signed_decayed
 from .optimizer import Optimizer
 
 
@@ -46,10 +47,7 @@ class Adamax(Optimizer):
     @staticmethod
     def apply_single(p, g, state, hyper, *, weight_decay, maximize):
         clr, wd, one_minus_b1, b2, eps = hyper
-        if maximize:
-            g = -g
-        if weight_decay:
-            g = g + wd * p
+        _, g = signed_decayed(p, g, wd, None, weight_decay=weight_decay, maximize=maximize)
         m = state[0] + one_minus_b1 * (g - state[0])
         u = mx.maximum(state[1] * b2, mx.abs(g) + eps)
         return p - clr * (m / u), [m, u]

@@ -396,22 +396,8 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise OptimizerError(
-                    f"OneCycleLR: cycle_momentum needs an optimizer with momentum or betas; "
-                    f"{type(optimizer).__name__} has neither (pass cycle_momentum=False)"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
-            highs = _per_group("max_momentum", optimizer, max_momentum)
-            lows = _per_group("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for high, low, group in zip(highs, lows, optimizer.param_groups, strict=True):
-                    if self.use_beta1:
-                        group["betas"] = (high, *group["betas"][1:])
-                    else:
-                        group["momentum"] = high
-                    group["max_momentum"] = high
-                    group["base_momentum"] = low
+            self.use_beta1, lows, highs = _momentum_cycle(
+                "OneCycleLR", optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
@@ -451,6 +437,29 @@ def _phase(end_step, start_lr, end_lr, start_momentum, end_momentum) -> dict:
     return {"end_step": end_step, "start_lr": start_lr, "end_lr": end_lr,
             "start_momentum": f"{start_momentum}_momentum",
             "end_momentum": f"{end_momentum}_momentum"}
+
+
+def _momentum_cycle(scheduler: str, optimizer: Optimizer, base_momentum, max_momentum,
+                    last_epoch: int) -> tuple[bool, list, list]:
+    """For ``cycle_momentum``: whether the momentum is Adam's beta1, and the per-group base
+    and max momenta; on a fresh start each group begins at its max, as in PyTorch."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise OptimizerError(
+            f"{scheduler}: cycle_momentum needs an optimizer with momentum or betas; "
+            f"{type(optimizer).__name__} has neither (pass cycle_momentum=False)"
+        )
+    use_beta1 = "betas" in optimizer.defaults
+    lows = _per_group("base_momentum", optimizer, base_momentum, scheduler)
+    highs = _per_group("max_momentum", optimizer, max_momentum, scheduler)
+    if last_epoch == -1:
+        for high, low, group in zip(highs, lows, optimizer.param_groups, strict=True):
+            if use_beta1:
+                group["betas"] = (high, *group["betas"][1:])
+            else:
+                group["momentum"] = high
+            group["max_momentum"] = high
+            group["base_momentum"] = low
+    return use_beta1, lows, highs
 
 
 def _per_group(name: str, optimizer: Optimizer, value, scheduler: str = "OneCycleLR") -> list:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from ._rules import adam_moments, signed_decayed
 from .optimizer import Optimizer
 
 
@@ -64,15 +65,9 @@ class NAdam(Optimizer):
     @staticmethod
     def apply_single(p, g, state, hyper, *, weight_decay, decoupled, maximize):
         one_minus_b1, b2, one_minus_b2, bc2, eps, wd, decay, grad_coef, avg_coef = hyper
-        if maximize:
-            g = -g
-        if weight_decay:
-            if decoupled:
-                p = p * decay
-            else:
-                g = g + wd * p
-        m = state[0] + one_minus_b1 * (g - state[0])
-        v = state[1] * b2 + one_minus_b2 * g * g
+        p, g = signed_decayed(p, g, wd, decay, weight_decay=weight_decay, decoupled=decoupled,
+                              maximize=maximize)
+        m, v = adam_moments(state[0], state[1], g, one_minus_b1, b2, one_minus_b2)
         denom = mx.sqrt(v / bc2) + eps
         p = p + grad_coef * (g / denom)
         return p + avg_coef * (m / denom), [m, v]
