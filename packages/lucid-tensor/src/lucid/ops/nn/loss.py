@@ -63,6 +63,22 @@ def _batched(input, target):
 
 
 # ----- cross entropy ----------------------------------------------------------------
+
+def _reduce_weighted(loss, coef, reduction: str):
+    """``loss`` per ``reduction``: as it is, summed, or PyTorch's weighted mean (the sum over
+    the total weight ``sum(coef)``); and that total (None unless ``mean``)."""
+    if reduction == "none":
+        return loss, None
+    if reduction == "sum":
+        return mx.sum(loss), None
+    denom = mx.sum(coef)
+    return mx.sum(loss) / denom, denom
+
+
+def _per_sample(g, coef, reduction: str, denom):
+    """The upstream gradient per sample (broadcast to ``coef``'s shape) of a weighted loss."""
+    return mx.broadcast_to(g / denom if reduction == "mean" else g, coef.shape)
+
 @op("cross_entropy")
 def _cross_entropy_index(z, y, weight=None, ignore_index=-100, smoothing=0.0,
                          reduction="mean"):
@@ -90,17 +106,10 @@ def _cross_entropy_index(z, y, weight=None, ignore_index=-100, smoothing=0.0,
             wb = weight.reshape(cs).astype(z.dtype)
             total_w, wz = mx.sum(weight).astype(z.dtype), mx.sum(z * wb, axis=1)
         loss = loss + (smoothing / c) * validf * (mx.squeeze(lse, 1) * total_w - wz)
-    if reduction == "none":
-        out = loss
-    elif reduction == "sum":
-        out = mx.sum(loss)
-    else:
-        denom = mx.sum(coef)
-        out = mx.sum(loss) / denom
+    out, denom = _reduce_weighted(loss, coef, reduction)
 
     def backward(g):
-        gi = g / denom if reduction == "mean" else g  # per sample, broadcastable to (N, *)
-        gi = mx.broadcast_to(gi, coef.shape)
+        gi = _per_sample(g, coef, reduction, denom)
         hit = gi * coef * (1 - smoothing)
         mass = hit  # sum_c q_c, times g
         if smoothing:
@@ -179,17 +188,10 @@ def _nll_loss(logp, y, weight=None, ignore_index=-100, reduction="mean"):
     if weight is not None:
         coef = coef * weight[mx.squeeze(ysafe, 1)].astype(logp.dtype)
     loss = -coef * mx.squeeze(mx.take_along_axis(logp, ysafe, axis=1), 1)
-    if reduction == "none":
-        out = loss
-    elif reduction == "sum":
-        out = mx.sum(loss)
-    else:
-        denom = mx.sum(coef)
-        out = mx.sum(loss) / denom
+    out, denom = _reduce_weighted(loss, coef, reduction)
 
     def backward(g):
-        gi = g / denom if reduction == "mean" else g
-        gi = mx.broadcast_to(gi, coef.shape)
+        gi = _per_sample(g, coef, reduction, denom)
         dz = mx.zeros_like(logp)
         dz = mx.put_along_axis(dz, ysafe, mx.expand_dims(-gi * coef, 1), axis=1)
         return (dz,)
