@@ -208,7 +208,7 @@ def test_gpu_round_trip_and_gradient():
 
 def _fake_gpu(values) -> lucid.Tensor:
     """A tensor labelled as living on the GPU (its device is checked before anything runs)."""
-    return lucid.Tensor._wrap(lucid.tensor(values).data, "gpu")
+    return lucid.Tensor._wrap(lucid.tensor(values)._data, "gpu")
 
 
 def test_ops_on_different_devices_raise():

@@ -208,7 +208,7 @@ def _check_assign(x, index):
         value = np.float32(-1.0)
     ref = torch.from_numpy(x.copy())
     ref[_to_torch_index(index)] = torch.as_tensor(value)
-    out = assign(lucid.tensor(x).data, index, lucid.tensor(value))
+    out = assign(lucid.tensor(x)._data, index, lucid.tensor(value))
     np.testing.assert_array_equal(np.array(out), ref.numpy(), err_msg=repr(index))
 
 
@@ -398,7 +398,7 @@ def test_assign_matches_torch_setitem(index):
     value = randn(*shape, seed=3)
     ref = torch.from_numpy(a.copy())
     ref[_to_torch_index(index)] = torch.from_numpy(value)
-    data = lucid.tensor(a).data
+    data = lucid.tensor(a)._data
     out = assign(data, index, lucid.tensor(value))
     np.testing.assert_array_equal(np.array(out), ref.numpy())
     np.testing.assert_array_equal(np.array(data), a)  # the input is left as it was
@@ -410,7 +410,7 @@ def test_assign_matches_torch_setitem(index):
 def test_assign_casts_and_checks_the_value():
     from lucid.ops.indexing import assign
 
-    data = lucid.tensor([[1, 2], [3, 4]]).data
+    data = lucid.tensor([[1, 2], [3, 4]])._data
     out = assign(data, (slice(None), 0), lucid.tensor([7.9, 8.2]))
     assert out.dtype == lucid.int64 and np.array(out).tolist() == [[7, 2], [8, 4]]
     with pytest.raises(ShapeError, match=r"setitem: value of shape \(3,\).*\(2,\)"):

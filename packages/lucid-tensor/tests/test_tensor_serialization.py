@@ -91,7 +91,7 @@ def test_single_tensor_and_list_round_trip(tmp_path):
 
 def test_parameters_non_contiguous_and_numpy_values(tmp_path):
     w = lucid.tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True)
-    transposed = lucid.Tensor._wrap(w.data.T, "cpu")  # a strided view, not row-major
+    transposed = lucid.Tensor._wrap(w._data.T, "cpu")  # a strided view, not row-major
     state = {"w": w, "wt": transposed, "np": np.arange(4, dtype=np.int32), "f": np.float32(0.5)}
     lucid.save(state, tmp_path / "p.safetensors")
     loaded = lucid.load(tmp_path / "p.safetensors")
