@@ -175,15 +175,7 @@ class BatchNorm : public mx::Primitive {
     require_dense(inputs, name());
     allocate(outputs);
     auto& encoder = mx::cpu::get_command_encoder(stream());
-    std::vector<mx::array> in, out;
-    for (auto& a : inputs) {
-      encoder.set_input_array(a);
-      in.push_back(mx::array::unsafe_weak_copy(a));
-    }
-    for (auto& a : outputs) {
-      encoder.set_output_array(a);
-      out.push_back(mx::array::unsafe_weak_copy(a));
-    }
+    auto [in, out] = task_arrays(encoder, inputs, outputs);
     encoder.dispatch([kind = kind_, eps = eps_, relu = relu_, has1 = has1_, has2 = has2_,
                       in = std::move(in), out = std::move(out)]() mutable {
       use_threads();

@@ -51,6 +51,28 @@ inline void allocate(std::vector<mx::array>& outputs) {
   for (auto& o : outputs) o.set_data(mx::allocator::malloc(o.nbytes()));
 }
 
+// The arrays a dispatched task reads and writes: registered with the CPU encoder (which
+// keeps their buffers alive until the task has run) and copied as weak references the
+// task's closure may hold.
+struct TaskArrays {
+  std::vector<mx::array> in, out;
+};
+
+inline TaskArrays task_arrays(mx::cpu::CommandEncoder& encoder,
+                              const std::vector<mx::array>& inputs,
+                              std::vector<mx::array>& outputs) {
+  TaskArrays t;
+  for (auto& a : inputs) {
+    encoder.set_input_array(a);
+    t.in.push_back(mx::array::unsafe_weak_copy(a));
+  }
+  for (auto& a : outputs) {
+    encoder.set_output_array(a);
+    t.out.push_back(mx::array::unsafe_weak_copy(a));
+  }
+  return t;
+}
+
 // Kernels read inputs through raw pointers: they must be dense row-major.
 inline void require_dense(const std::vector<mx::array>& inputs, const char* op) {
   for (auto& a : inputs)

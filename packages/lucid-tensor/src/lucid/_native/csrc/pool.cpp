@@ -111,15 +111,7 @@ class Pool2d : public mx::Primitive {
       if (!a.flags().row_contiguous) throw std::runtime_error("pool2d: expected dense inputs");
     allocate(outputs);
     auto& encoder = mx::cpu::get_command_encoder(stream());
-    std::vector<mx::array> in, out;
-    for (auto& a : inputs) {
-      encoder.set_input_array(a);
-      in.push_back(mx::array::unsafe_weak_copy(a));
-    }
-    for (auto& a : outputs) {
-      encoder.set_output_array(a);
-      out.push_back(mx::array::unsafe_weak_copy(a));
-    }
+    auto [in, out] = task_arrays(encoder, inputs, outputs);
     encoder.dispatch([s = s_, backward = backward_, in = std::move(in), out = std::move(out)]() {
       use_threads();
       auto p = primitives(s, backward);
