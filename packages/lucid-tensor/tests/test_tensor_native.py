@@ -294,7 +294,9 @@ def test_native_pooling_is_not_taken_for_ceil_mode_or_other_dtypes():
 
 # ----- the build cache under concurrency ---------------------------------------------
 FAKE_COMPILER = """#!/bin/sh
-# stands in for g++: records the call, takes a while, writes the file after -o
+# stands in for g++: names its OpenMP runtime; records a compile, takes a while, writes
+# the file after -o
+case "$1" in -print-file-name=*) echo "$FAKE_GOMP"; exit 0;; esac
 echo call >> "$FAKE_CXX_LOG"
 sleep 1
 while [ "$#" -gt 0 ]; do
@@ -311,16 +313,21 @@ def test_concurrent_builds_compile_once_and_publish_whole_files(tmp_path):
     compiler.write_text(FAKE_COMPILER)
     compiler.chmod(0o755)
     log, cache = tmp_path / "calls.log", tmp_path / "cache"
+    libs = tmp_path / "libs"  # stand-ins for libgomp and oneDNN, with the names renamed
+    libs.mkdir()
+    for name in ("libgomp.so.1", "libdnnl.so.3"):
+        (libs / name).write_bytes(b"ELF\0libgomp.so.1\0" + name.encode() + b"\0")
     code = f"""
 from pathlib import Path
 from lucid._native.build import Toolchain, ensure_built
 tc = Toolchain(compiler={str(compiler)!r}, compiler_version="fake 1", python_include="/x",
                nanobind_dir=Path("/x"), mlx_dir=Path("/x"), onednn_include=Path("/x"),
-               onednn_lib=Path("/x"), versions={{}})
+               onednn_lib=Path({str(libs)!r}), versions={{}})
 path, _ = ensure_built(tc)
 print(path, path.read_text().strip())
 """
-    env = dict(os.environ, FAKE_CXX_LOG=str(log), LUCID_NATIVE_CACHE=str(cache))
+    env = dict(os.environ, FAKE_CXX_LOG=str(log), LUCID_NATIVE_CACHE=str(cache),
+               FAKE_GOMP=str(libs / "libgomp.so.1"))
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=env) for _ in range(3)]
     results = [p.communicate(timeout=300) for p in procs]
@@ -365,3 +372,31 @@ def test_native_unary_takes_strided_views():
     x = mx.array(np.arange(-6, 6, dtype=np.float32).reshape(3, 4)).T  # not row-contiguous
     assert np.array_equal(np.array(lib.relu(x)), np.maximum(np.array(x), 0))
     assert np.allclose(np.array(lib.tanh(x)), np.tanh(np.array(x)), atol=1e-6)
+
+
+@needs_native
+@pytest.mark.parametrize("torch_first", [False, True])
+def test_kernels_have_an_openmp_runtime_of_their_own(torch_first):
+    """Lucid's kernels run on a private copy of libgomp (another SONAME), so PyTorch in the
+    same process keeps its own OpenMP runtime, thread counts and wait policy."""
+    pytest.importorskip("torch")
+    code = """
+import json
+{first}
+import lucid
+x, w = lucid.randn(2, 3, 8, 8), lucid.randn(4, 3, 3, 3)
+lucid.conv2d(x, w, padding=1).sum().item()
+import torch
+torch.randn(64, 64).mm(torch.randn(64, 64)).sum().item()
+gomps = sorted({{line.split()[-1] for line in open("/proc/self/maps")
+                 if "gomp" in line.split()[-1]}})
+print(json.dumps(gomps))
+""".format(first="import torch" if torch_first else "")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, env={k: v for k, v in os.environ.items()
+                                           if k != "LUCID_NATIVE"})
+    assert out.returncode == 0, out.stderr
+    gomps = json.loads(out.stdout.strip().splitlines()[-1])
+    names = sorted(p.rsplit("/", 1)[-1] for p in gomps)
+    assert "liblgomp.so1" in names, gomps  # Lucid's
+    assert any(n.startswith("libgomp") for n in names), gomps  # PyTorch's, a separate one

@@ -52,20 +52,13 @@ def _threads() -> int:
         return os.cpu_count() or 1
 
 
-def _libgomp_loaded() -> bool:
-    try:
-        with open("/proc/self/maps") as fh:
-            return "/libgomp.so" in fh.read()
-    except OSError:
-        return False
-
-
 def _import(path):
-    """Import the built library, with OpenMP told to wait passively if it is new here."""
+    """Import the built library, its OpenMP runtime (a private copy: ``build.private_runtime``)
+    told to wait passively: idle, its threads sleep instead of spinning beside MLX's
+    OpenBLAS threads. Only this copy reads the setting, as it loads; other libraries' OpenMP
+    (PyTorch's libgomp) keep theirs."""
     if "OMP_WAIT_POLICY" in os.environ:
         policy = f"{os.environ['OMP_WAIT_POLICY']} (from the environment)"
-    elif _libgomp_loaded():
-        policy = "unchanged (libgomp was loaded before Lucid's kernels)"
     else:
         policy = "PASSIVE"
     set_here = policy == "PASSIVE"

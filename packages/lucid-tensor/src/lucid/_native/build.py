@@ -56,7 +56,11 @@ class Toolchain:
     onednn_lib: Path
     versions: dict
 
-    def command(self, output: Path) -> list[str]:
+    def command(self, output: Path, private: list[Path]) -> list[str]:
+        """The one g++ call; ``private``: the OpenMP runtime and oneDNN copies of
+        ``private_runtime``, linked by path and found beside the library ($ORIGIN). With
+        ``--as-needed`` the driver's own ``-lgomp`` (from ``-fopenmp``) is dropped: every
+        OpenMP symbol is already the private runtime's."""
         nb = self.nanobind_dir
         sources = sorted(str(p) for p in SOURCES.glob("*.cpp"))
         mlx_lib = self.mlx_dir / "lib"
@@ -66,20 +70,64 @@ class Toolchain:
             f"-I{nb / 'ext' / 'robin_map' / 'include'}", f"-I{self.mlx_dir / 'include'}",
             f"-I{self.onednn_include}", f"-I{SOURCES}",
             *sources, str(nb / "src" / "nb_combined.cpp"),
-            f"-L{mlx_lib}", f"-L{self.onednn_lib}", "-lmlx", "-ldnnl",
-            f"-Wl,-rpath,{mlx_lib}", f"-Wl,-rpath,{self.onednn_lib}",
+            f"-L{mlx_lib}", "-lmlx", "-Wl,--as-needed", *(str(p) for p in private),
+            f"-Wl,-rpath,{mlx_lib}", "-Wl,-rpath,$ORIGIN",
             "-o", str(output),
         ]
+
+    def openmp_runtime(self) -> Path:
+        """The OpenMP runtime (libgomp) that ``-fopenmp`` links with this compiler."""
+        proc = subprocess.run([self.compiler, "-print-file-name=libgomp.so.1"],
+                              capture_output=True, text=True)
+        path = Path(proc.stdout.strip())
+        if proc.returncode != 0 or not path.is_absolute() or not path.exists():
+            raise BuildError(f"{self.compiler} names no OpenMP runtime (libgomp.so.1); install "
+                             "GCC's libgomp (Debian: libgomp1)")
+        return path.resolve()
 
     def key(self) -> str:
         h = hashlib.sha256()
         for path in sorted(SOURCES.iterdir()):
             h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         facts = dict(self.versions, compiler=self.compiler, compiler_version=self.compiler_version,
+                     openmp=PRIVATE_OPENMP,
                      onednn=str(self.onednn_lib), mlx_dir=str(self.mlx_dir),
                      python=sys.version, soabi=sysconfig.get_config_var("SOABI"), flags=FLAGS)
         h.update(json.dumps(facts, sort_keys=True).encode())
         return h.hexdigest()[:20]
+
+
+PRIVATE_OPENMP = "liblgomp.so1"  # as long as "libgomp.so.1", whose name it takes over
+_OPENMP_NAME = b"\0libgomp.so.1\0"
+
+
+def _renamed_copy(src: Path, dst: Path) -> Path:
+    """``src`` written to ``dst`` (atomically) with every dynamic-string ``libgomp.so.1``
+    (its SONAME, a NEEDED entry, a symbol-version file name) reading ``PRIVATE_OPENMP``."""
+    data = src.read_bytes()
+    new = data.replace(_OPENMP_NAME, b"\0" + PRIVATE_OPENMP.encode() + b"\0")
+    if new == data:
+        raise BuildError(f"{src} names no libgomp.so.1 to make private; reinstall it")
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(new)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, dst)
+    return dst
+
+
+def private_runtime(tc: Toolchain, folder: Path) -> list[Path]:
+    """Copies, in the build's folder, of the OpenMP runtime (as ``PRIVATE_OPENMP``) and of
+    oneDNN (needing that copy), for the kernels to link.
+
+    A process has one instance of each SONAME: a libgomp loaded for Lucid's kernels would
+    also serve PyTorch (whose ``libtorch_cpu`` needs ``libgomp.so.1``), which then counted
+    Lucid's idle OpenMP threads as its own, throttled its spinning and took its wait
+    policy: 1.3x slower PyTorch LeNet-5 steps after a Lucid step. Under another name the
+    copy is a runtime of Lucid's own; PyTorch keeps its libgomp and its settings.
+    """
+    gomp = _renamed_copy(tc.openmp_runtime(), folder / PRIVATE_OPENMP)
+    dnnl = _renamed_copy(tc.onednn_lib / "libdnnl.so.3", folder / "libdnnl.so.3")
+    return [gomp, dnnl]
 
 
 def cache_root() -> Path:
@@ -185,7 +233,7 @@ def ensure_built(tc: Toolchain, retry: bool = False, force: bool = False) -> tup
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder, prefix="build-") as tmp:
             out = Path(tmp) / library_name()
-            cmd = tc.command(out)
+            cmd = tc.command(out, private_runtime(tc, folder))
             print(f"lucid: compiling native CPU kernels into {folder} (once per machine and "
                   "version, under a minute)", file=sys.stderr, flush=True)
             start = time.perf_counter()
