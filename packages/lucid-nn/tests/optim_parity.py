@@ -80,3 +80,55 @@ def is_evaluated(array) -> bool:
     dot = io.StringIO()
     mx.export_to_dot(dot, array)
     return "shape=rectangle" not in dot.getvalue()
+
+
+def moved_after_20_steps(name: str, kwargs: dict) -> list[bool]:
+    """Run ``name`` in both frameworks for 20 steps, assert they agree, and say which
+    parameters moved from their start."""
+    lp, tp = run_pair(getattr(lucid.optim, name), getattr(torch.optim, name), kwargs)
+    assert_params_close(lp, tp)
+    return [not np.allclose(p.numpy(), s) for p, s in zip(lp, initial_params(), strict=True)]
+
+
+def assert_op_by_op_equals_compiled(name: str, kwargs: dict) -> None:
+    """``compile=False`` (the rule op by op) agrees with PyTorch and with the fused rule."""
+    lucid_cls, torch_cls = getattr(lucid.optim, name), getattr(torch.optim, name)
+    fused, _ = run_pair(lucid_cls, torch_cls, kwargs)
+    plain, tp = run_pair(lucid_cls, torch_cls, kwargs, lucid_kwargs=dict(compile=False))
+    assert_params_close(plain, tp)
+    for a, b in zip(fused, plain, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def two_groups(params, lr2=0.01) -> list[dict]:
+    return [{"params": params[:2]}, {"params": params[2:], "lr": lr2}]
+
+
+def assert_state_dict_like_torchs(name: str, kwargs: dict) -> dict:
+    """After 3 steps over two parameter groups (one parameter never stepped), the Lucid
+    optimizer's state_dict has PyTorch's keys, state values and group options; returns it."""
+    lp, tp = make_params(initial_params())
+    lopt = getattr(lucid.optim, name)(two_groups(lp), **kwargs)
+    topt = getattr(torch.optim, name)(two_groups(tp), **kwargs)
+    for g in gradient_sequence(3):
+        set_grads(lp, tp, g, skip={3})
+        lopt.step()
+        topt.step()
+    ours, theirs = lopt.state_dict(), topt.state_dict()
+    assert set(ours) == {"state", "param_groups"}
+    assert list(ours["state"]) == list(theirs["state"])
+    for idx, state in theirs["state"].items():
+        assert list(ours["state"][idx]) == list(state), idx
+        for key, value in state.items():
+            mine = ours["state"][idx][key]
+            if isinstance(mine, (int, float)):  # step, NAdam's mu_product: Python numbers
+                np.testing.assert_allclose(mine, float(value), rtol=1e-6, err_msg=key)
+            else:
+                np.testing.assert_allclose(mine.numpy(), value.numpy(), rtol=RTOL, atol=ATOL,
+                                           err_msg=key)
+    for og, tg in zip(ours["param_groups"], theirs["param_groups"], strict=True):
+        assert og["params"] == tg["params"]
+        for key, value in og.items():
+            if key in tg:
+                assert (tuple(tg[key]) if key == "betas" else tg[key]) == value, key
+    return ours

@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 import torch
 from optim_parity import (
+    assert_op_by_op_equals_compiled,
     assert_params_close,
+    assert_state_dict_like_torchs,
     gradient_sequence,
     initial_params,
     is_evaluated,
-    make_params,
+    moved_after_20_steps,
     run_pair,
-    set_grads,
+    two_groups,
 )
 
 CASES = [
@@ -48,22 +50,12 @@ def _ids(case):
 
 @pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
 def test_matches_torch_after_20_steps(case):
-    name, kwargs = case
-    lp, tp = run_pair(getattr(optim, name), getattr(torch.optim, name), kwargs)
-    assert_params_close(lp, tp)
-    moved = [not np.allclose(p.numpy(), s) for p, s in zip(lp, initial_params(), strict=True)]
-    assert all(moved), "a parameter did not move"
+    assert all(moved_after_20_steps(*case)), "a parameter did not move"
 
 
 @pytest.mark.parametrize("case", CASES[1::2], ids=[_ids(c) for c in CASES[1::2]])
 def test_op_by_op_equals_compiled(case):
-    name, kwargs = case
-    fused, _ = run_pair(getattr(optim, name), getattr(torch.optim, name), kwargs)
-    plain, tp = run_pair(getattr(optim, name), getattr(torch.optim, name), kwargs,
-                         lucid_kwargs=dict(compile=False))
-    assert_params_close(plain, tp)
-    for a, b in zip(fused, plain, strict=True):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+    assert_op_by_op_equals_compiled(*case)
 
 
 def test_radam_takes_both_branches():
@@ -115,10 +107,6 @@ def test_defaults_are_pytorchs():
     assert optim.Adadelta(p).defaults["lr"] == 1.0 and optim.NAdam(p).defaults["lr"] == 2e-3
 
 
-def _two_groups(params, lr2=0.01):
-    return [{"params": params[:2]}, {"params": params[2:], "lr": lr2}]
-
-
 STATEFUL = [("Adadelta", dict(lr=0.5)), ("Adamax", dict(lr=0.05)),
             ("NAdam", dict(lr=0.05, weight_decay=0.1)),
             ("RAdam", dict(lr=0.05, betas=(0.8, 0.9), decoupled_weight_decay=True,
@@ -127,28 +115,7 @@ STATEFUL = [("Adadelta", dict(lr=0.5)), ("Adamax", dict(lr=0.05)),
 
 @pytest.mark.parametrize("name, kwargs", STATEFUL, ids=NAMES)
 def test_state_dict_has_pytorchs_structure(name, kwargs):
-    lp, tp = make_params(initial_params())
-    lopt = getattr(optim, name)(_two_groups(lp), **kwargs)
-    topt = getattr(torch.optim, name)(_two_groups(tp), **kwargs)
-    for g in gradient_sequence(3):
-        set_grads(lp, tp, g, skip={3})
-        lopt.step()
-        topt.step()
-    ours, theirs = lopt.state_dict(), topt.state_dict()
-    assert list(ours["state"]) == list(theirs["state"]) == [0, 1, 2]
-    for idx, state in theirs["state"].items():
-        assert list(ours["state"][idx]) == list(state), idx
-        for key, value in state.items():
-            if key in ("step", "mu_product"):
-                assert ours["state"][idx][key] == pytest.approx(value.item(), rel=1e-6)
-            else:
-                np.testing.assert_allclose(ours["state"][idx][key].numpy(), value.numpy(),
-                                           rtol=1e-5, atol=1e-6)
-    for og, tg in zip(ours["param_groups"], theirs["param_groups"], strict=True):
-        assert og["params"] == tg["params"]
-        for key, value in og.items():
-            if key in tg:
-                assert (tuple(tg[key]) if key == "betas" else tg[key]) == value, key
+    assert list(assert_state_dict_like_torchs(name, kwargs)["state"]) == [0, 1, 2]
 
 
 @pytest.mark.parametrize("name, kwargs", STATEFUL, ids=NAMES)
@@ -163,14 +130,14 @@ def test_state_dict_round_trip_continues_identically(name, kwargs, tmp_path):
             opt.step()
 
     straight = [lucid.tensor(a, requires_grad=True) for a in initial_params()]
-    run(straight, cls(_two_groups(straight), **kwargs), grads)
+    run(straight, cls(two_groups(straight), **kwargs), grads)
 
     first = [lucid.tensor(a, requires_grad=True) for a in initial_params()]
-    opt = cls(_two_groups(first), **kwargs)
+    opt = cls(two_groups(first), **kwargs)
     run(first, opt, grads[:10])
     lucid.save(opt.state_dict(), tmp_path / "opt.safetensors")
     resumed = [lucid.tensor(p.numpy(), requires_grad=True) for p in first]
-    opt2 = cls(_two_groups(resumed, lr2=0.5), **kwargs)
+    opt2 = cls(two_groups(resumed, lr2=0.5), **kwargs)
     opt2.load_state_dict(lucid.load(tmp_path / "opt.safetensors"))
     assert opt2.param_groups[1]["lr"] == 0.01
     assert opt2.state[resumed[0]]["step"] == 10

@@ -10,11 +10,11 @@ import pytest
 import torch
 from optim_parity import (
     assert_params_close,
+    assert_state_dict_like_torchs,
     gradient_sequence,
     initial_params,
     is_evaluated,
-    make_params,
-    set_grads,
+    two_groups,
 )
 
 OPTIMIZERS = [
@@ -27,10 +27,6 @@ OPTIMIZERS = [
 IDS = [name for name, _ in OPTIMIZERS]
 
 
-def _two_groups(params, lr2=0.01):
-    return [{"params": params[:2]}, {"params": params[2:], "lr": lr2}]
-
-
 # ----- state dicts ------------------------------------------------------------------
 @pytest.mark.parametrize("name, kwargs", OPTIMIZERS, ids=IDS)
 def test_state_dict_round_trip_continues_identically(name, kwargs, tmp_path):
@@ -38,14 +34,14 @@ def test_state_dict_round_trip_continues_identically(name, kwargs, tmp_path):
     cls = getattr(optim, name)
 
     straight = [lucid.tensor(a, requires_grad=True) for a in initial_params()]
-    opt = cls(_two_groups(straight), **kwargs)
+    opt = cls(two_groups(straight), **kwargs)
     for g in grads:
         for p, a in zip(straight, g, strict=True):
             p.grad = lucid.tensor(a)
         opt.step()
 
     first = [lucid.tensor(a, requires_grad=True) for a in initial_params()]
-    opt = cls(_two_groups(first), **kwargs)
+    opt = cls(two_groups(first), **kwargs)
     for g in grads[:10]:
         for p, a in zip(first, g, strict=True):
             p.grad = lucid.tensor(a)
@@ -55,7 +51,7 @@ def test_state_dict_round_trip_continues_identically(name, kwargs, tmp_path):
 
     saved = lucid.load(tmp_path / "params.safetensors")
     resumed = [lucid.tensor(saved[str(i)], requires_grad=True) for i in range(len(first))]
-    opt2 = cls(_two_groups(resumed, lr2=0.5), **kwargs)  # the loaded groups' lr wins
+    opt2 = cls(two_groups(resumed, lr2=0.5), **kwargs)  # the loaded groups' lr wins
     opt2.load_state_dict(lucid.load(tmp_path / "opt.safetensors"))
     assert opt2.param_groups[1]["lr"] == 0.01
     for g in grads[10:]:
@@ -68,29 +64,7 @@ def test_state_dict_round_trip_continues_identically(name, kwargs, tmp_path):
 
 @pytest.mark.parametrize("name, kwargs", OPTIMIZERS, ids=IDS)
 def test_state_dict_has_pytorchs_structure(name, kwargs):
-    lp, tp = make_params(initial_params())
-    lopt = getattr(optim, name)(_two_groups(lp), **kwargs)
-    topt = getattr(torch.optim, name)(_two_groups(tp), **kwargs)
-    for g in gradient_sequence(3):
-        set_grads(lp, tp, g, skip={3})
-        lopt.step()
-        topt.step()
-    ours, theirs = lopt.state_dict(), topt.state_dict()
-    assert set(ours) == {"state", "param_groups"}
-    assert list(ours["state"]) == list(theirs["state"])
-    for idx, state in theirs["state"].items():
-        assert list(ours["state"][idx]) == list(state), idx
-        for key, value in state.items():
-            if key == "step":
-                assert ours["state"][idx][key] == int(value.item())
-            else:
-                np.testing.assert_allclose(ours["state"][idx][key].numpy(), value.numpy(),
-                                           rtol=1e-5, atol=1e-6)
-    for og, tg in zip(ours["param_groups"], theirs["param_groups"], strict=True):
-        assert og["params"] == tg["params"]
-        for key, value in og.items():
-            if key in tg:
-                assert tg[key] == value, key
+    assert_state_dict_like_torchs(name, kwargs)
 
 
 def _stepped_once(make_optimizer):
@@ -131,11 +105,11 @@ def test_load_state_dict_does_not_alias_the_given_tensors():
 
 def test_load_state_dict_errors():
     params = [lucid.zeros(3, requires_grad=True), lucid.zeros(2, requires_grad=True)]
-    opt = optim.SGD(_two_groups(params + [lucid.zeros(1, requires_grad=True)]), momentum=0.9)
+    opt = optim.SGD(two_groups(params + [lucid.zeros(1, requires_grad=True)]), momentum=0.9)
     sd = opt.state_dict()
     with pytest.raises(optim.OptimizerError, match="2 parameter groups.*this optimizer has 1"):
         optim.SGD(params, momentum=0.9).load_state_dict(sd)
-    other = optim.SGD(_two_groups(params + [lucid.zeros(1), lucid.zeros(1)]), momentum=0.9)
+    other = optim.SGD(two_groups(params + [lucid.zeros(1), lucid.zeros(1)]), momentum=0.9)
     with pytest.raises(optim.OptimizerError, match="group 1 has 1 parameters in the state dict"):
         other.load_state_dict(sd)
     with pytest.raises(optim.OptimizerError, match="'state' and 'param_groups'"):
@@ -144,7 +118,7 @@ def test_load_state_dict_errors():
         p.grad = lucid.ones(p.shape)
     opt.step()
     swapped = [lucid.zeros(2, requires_grad=True), lucid.zeros(3, requires_grad=True)]
-    fresh = optim.SGD(_two_groups(swapped + [lucid.zeros(1, requires_grad=True)]), momentum=0.9)
+    fresh = optim.SGD(two_groups(swapped + [lucid.zeros(1, requires_grad=True)]), momentum=0.9)
     with pytest.raises(lucid.ShapeError, match="momentum_buffer.*shape \\(3,\\).*shape \\(2,\\)"):
         fresh.load_state_dict(opt.state_dict())
 
@@ -280,7 +254,7 @@ def test_optimizer_trains_through_autograd_like_torch():
 
 
 def test_repr_lists_groups():
-    text = repr(optim.SGD(_two_groups([lucid.ones(1, requires_grad=True)] * 1 + [
+    text = repr(optim.SGD(two_groups([lucid.ones(1, requires_grad=True)] * 1 + [
         lucid.ones(1, requires_grad=True) for _ in range(2)]), lr=0.3))
     assert text.startswith("SGD (") and "Parameter Group 1" in text and "lr: 0.01" in text
 
