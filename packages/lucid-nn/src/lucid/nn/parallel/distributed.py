@@ -55,8 +55,8 @@ class DistributedDataParallel(Module):
         self._broadcast([*module.parameters(), *module.buffers()] if broadcast_buffers
                         else list(module.parameters()))
         method = weakref.WeakMethod(self._after_backward)  # the hook must not keep us alive
-        object.__setattr__(self, "_hook", autograd.register_post_backward_hook(
-            lambda: method() and method()()))
+        hook = autograd.register_post_backward_hook(lambda: method() and method()())
+        weakref.finalize(self, hook.remove)  # and goes with us
 
     def forward(self, *args, **kwargs):
         if self.training and autograd.is_grad_enabled() and self._sync:
