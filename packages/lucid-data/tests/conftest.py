@@ -1,4 +1,5 @@
-"""lucid-data tests never reach the internet: only loopback connections are allowed."""
+"""lucid-data tests never reach the internet (only loopback connections are allowed) and
+never touch the user's cache: ``LUCID_DATA_HOME`` is a fresh temporary folder per test."""
 
 import socket
 
@@ -24,3 +25,8 @@ def _loopback_only(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture(autouse=True)
+def _private_data_home(monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("LUCID_DATA_HOME", str(tmp_path_factory.mktemp("lucid-data-home")))

@@ -15,7 +15,7 @@ from lucid.datasets import (
 )
 from lucid.datasets import cifar as cifar_mod
 from lucid.datasets import mnist as mnist_mod
-from lucid.datasets.pipeline import CACHE_FOLDER
+from lucid.datasets.pipeline import default_cache_dir
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_second_call_loads_from_cache_without_parsing(tmp_path, count_cifar_pars
     assert len(count_cifar_parses) == 1
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)
-    # other variants are derived from the uint8 cache, still without parsing
+    # other forms are computed from the same uint8 cache, still without parsing
     unit = get_cifar10_numpy(tmp_path, normalize=False, download=False)
     raw = get_cifar10_numpy(tmp_path, raw=True, download=False)
     assert len(count_cifar_parses) == 1
@@ -93,28 +93,30 @@ def test_second_call_loads_from_cache_without_parsing(tmp_path, count_cifar_pars
         f.unlink()
     third = get_cifar10_numpy(tmp_path, download=False)
     np.testing.assert_array_equal(third[0], first[0])
-    sidecars = sorted(p.name for p in (tmp_path / CACHE_FOLDER).glob("*.json"))
-    assert sidecars[0] == "cifar10-float01.json" and sidecars[2] == "cifar10-uint8.json"
-    assert len(sidecars) == 3 and sidecars[1].startswith("cifar10-norm-")
+    # one cache, of uint8 images: float32 is never written
+    sidecars = sorted(p.name for p in default_cache_dir("cifar10", tmp_path).glob("*.json"))
+    assert sidecars == ["cifar10-uint8.json"]
 
 
-def test_mmap_mode_returns_memmaps(tmp_path, count_cifar_parses):
+def test_mmap_mode_maps_the_uint8_cache(tmp_path, count_cifar_parses):
     make_cifar_dir(tmp_path)
-    x, y, xt, yt = get_cifar10_numpy(tmp_path, mmap_mode="r", download=False)
+    x, y, xt, yt = get_cifar10_numpy(tmp_path, mmap_mode="r", raw=True, download=False)
     assert isinstance(x, np.memmap) and isinstance(yt, np.memmap)
-    assert x.dtype == np.float32 and x.shape == (40, 3, 32, 32)
-    x2 = get_cifar10_numpy(tmp_path, mmap_mode="r", download=False)[0]
-    assert isinstance(x2, np.memmap) and len(count_cifar_parses) == 1
-    np.testing.assert_array_equal(x2, get_cifar10_numpy(tmp_path, download=False)[0])
+    assert x.dtype == np.uint8 and x.shape == (40, 3, 32, 32)
+    # float images come from the mapped uint8 arrays, converted in memory
+    xf, yf = get_cifar10_numpy(tmp_path, mmap_mode="r", download=False)[:2]
+    assert xf.dtype == np.float32 and not isinstance(xf, np.memmap)
+    assert isinstance(yf, np.memmap) and len(count_cifar_parses) == 1
+    np.testing.assert_array_equal(xf, get_cifar10_numpy(tmp_path, download=False)[0])
     with pytest.raises(ValueError, match="cache=True"):
         get_cifar10_numpy(tmp_path, mmap_mode="r", cache=False)
 
 
-def _sidecar(tmp_path, key="cifar10-float01"):
-    return tmp_path / CACHE_FOLDER / f"{key}.json"
+def _sidecar(tmp_path):
+    return default_cache_dir("cifar10", tmp_path) / "cifar10-uint8.json"
 
 
-@pytest.mark.parametrize("damage", ["version", "normalization", "json", "npz", "shape", "source"])
+@pytest.mark.parametrize("damage", ["version", "folder", "json", "npz", "shape", "source"])
 def test_stale_or_damaged_cache_is_rebuilt(tmp_path, count_cifar_parses, damage):
     make_cifar_dir(tmp_path)
     good = get_cifar10_numpy(tmp_path, normalize=False, download=False)
@@ -122,8 +124,8 @@ def test_stale_or_damaged_cache_is_rebuilt(tmp_path, count_cifar_parses, damage)
     meta = json.loads(side.read_text())
     if damage == "version":
         meta["format_version"] = FORMAT_VERSION + 1
-    elif damage == "normalization":
-        meta["meta"]["normalization"] = {"mean": [0.5] * 3, "std": [0.5] * 3}
+    elif damage == "folder":
+        meta["meta"]["data_folder"] = str(tmp_path / "another")
     elif damage == "shape":
         meta["arrays"]["x_train"]["shape"] = [41, 3, 32, 32]
     if damage == "json":
@@ -138,23 +140,22 @@ def test_stale_or_damaged_cache_is_rebuilt(tmp_path, count_cifar_parses, damage)
         batch.write_bytes(batch.read_bytes() + b"\0")  # a changed source file
     else:
         side.write_text(json.dumps(meta))
-    # the uint8 cache would otherwise be reused: damage only the variant unless sources changed
-    parses_before = len(count_cifar_parses)
     again = get_cifar10_numpy(tmp_path, normalize=False, download=False)
     np.testing.assert_array_equal(again[0], good[0])
+    assert len(count_cifar_parses) == 2
     rebuilt = json.loads(side.read_text())
     assert rebuilt["format_version"] == FORMAT_VERSION
-    assert rebuilt["meta"]["normalization"] is None
-    assert rebuilt["arrays"]["x_train"]["shape"] == [40, 3, 32, 32]
-    if damage == "source":
-        assert len(count_cifar_parses) == parses_before + 1
-    assert _no_tmp_files(tmp_path / CACHE_FOLDER)
+    assert rebuilt["meta"]["dtype"] == "uint8"
+    assert rebuilt["meta"]["data_folder"] == str(tmp_path.resolve())
+    assert rebuilt["arrays"]["x_train"] == {**rebuilt["arrays"]["x_train"],
+                                             "shape": [40, 3, 32, 32], "dtype": "|u1"}
+    assert _no_tmp_files(side.parent)
 
 
 def test_damaged_uint8_cache_forces_a_parse(tmp_path, count_cifar_parses):
     make_cifar_dir(tmp_path)
     get_cifar10_numpy(tmp_path, raw=True, download=False)
-    side = _sidecar(tmp_path, "cifar10-uint8")
+    side = _sidecar(tmp_path)
     side.with_suffix(".npz").write_bytes(b"garbage")
     get_cifar10_numpy(tmp_path, normalize=False, download=False)
     assert len(count_cifar_parses) == 2
@@ -175,14 +176,16 @@ def test_unwritable_cache_folder_warns_and_still_loads(tmp_path, monkeypatch):
 
 def test_cache_dir_argument_and_cache_false(tmp_path):
     make_mnist_dir(tmp_path / "data")
+    before = sorted(p.name for p in (tmp_path / "data").iterdir())
     get_mnist_numpy(tmp_path / "data", cache_dir=tmp_path / "elsewhere")
     assert (tmp_path / "elsewhere" / "mnist-uint8.json").is_file()
-    assert not (tmp_path / "data" / CACHE_FOLDER).exists()
+    assert not default_cache_dir("mnist", tmp_path / "data").exists()
     get_mnist_numpy(tmp_path / "data", cache=False)
-    assert not (tmp_path / "data" / CACHE_FOLDER).exists()
+    assert not default_cache_dir("mnist", tmp_path / "data").exists()
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == before
 
 
-def test_concurrent_builders_do_not_corrupt_the_cache(tmp_path):
+def test_concurrent_builders_do_not_corrupt_the_cache(tmp_path, capfd):
     make_cifar_dir(tmp_path, per_batch=200, n_test=100)
     ref = get_cifar10_numpy(tmp_path, cache=False, download=False)
     ctx = mp.get_context("spawn")
@@ -196,9 +199,11 @@ def test_concurrent_builders_do_not_corrupt_the_cache(tmp_path):
     got = [results.get(timeout=5) for _ in procs]
     expected = (ref[0].shape, float(ref[0].sum(dtype=np.float64)), int(ref[1].sum()), ref[2].shape)
     assert all(g == expected for g in got)
-    cache = tmp_path / CACHE_FOLDER
+    # one process built the cache and said so; the others waited for it and reused it
+    assert capfd.readouterr().err.count("lucid-data: cached CIFAR-10") == 1
+    cache = default_cache_dir("cifar10", tmp_path)
     assert _no_tmp_files(cache)
-    key = json.loads(next(cache.glob("cifar10-norm-*.json")).read_text())["key"]
-    arrays = read_cache(cache, key, {"dataset": "cifar10"})
-    np.testing.assert_array_equal(arrays["x_train"], ref[0])
+    arrays = read_cache(cache, "cifar10-uint8", {"dataset": "cifar10"})
+    raw = get_cifar10_numpy(tmp_path, raw=True, cache=False, download=False)
+    np.testing.assert_array_equal(arrays["x_train"], raw[0])
     np.testing.assert_array_equal(arrays["y_test"], ref[3])

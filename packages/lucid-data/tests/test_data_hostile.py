@@ -85,6 +85,13 @@ def _mnist(tmp_path, **kw):
     return get_mnist_numpy(root=tmp_path / "data", download=False, progress=False, **kw)
 
 
+def _cdir(tmp_path):
+    """The cache folder of the MNIST files in ``tmp_path / "data"``."""
+    from lucid.datasets.pipeline import default_cache_dir
+
+    return default_cache_dir("mnist", tmp_path / "data")
+
+
 def _flip_byte(path, offset_from_end=5):
     data = bytearray(path.read_bytes())
     data[-offset_from_end] ^= 0xFF
@@ -104,7 +111,7 @@ def mnist_root(tmp_path):
 def test_flipped_byte_in_cached_npy_is_not_returned(tmp_path, mnist_root, mmap_mode):
     good = _mnist(tmp_path, mmap_mode="r")  # writes the .npy files
     good = [np.array(a) for a in good]
-    (npy,) = (tmp_path / "data" / "lucid-cache").glob("mnist-norm-*.x_train.npy")
+    (npy,) = _cdir(tmp_path).glob("mnist-uint8.x_train.npy")
     _flip_byte(npy)
     again = _mnist(tmp_path, mmap_mode=mmap_mode)
     for a, b in zip(good, again, strict=True):
@@ -115,7 +122,7 @@ def test_flipped_byte_with_restored_mtime_is_caught_by_verify(tmp_path, mnist_ro
     import os
 
     good = np.array(_mnist(tmp_path, mmap_mode="r")[0])
-    (npy,) = (tmp_path / "data" / "lucid-cache").glob("mnist-norm-*.x_train.npy")
+    (npy,) = _cdir(tmp_path).glob("mnist-uint8.x_train.npy")
     st = _flip_byte(npy)
     os.utime(npy, ns=(st.st_atime_ns, st.st_mtime_ns))  # bit rot: the mtime stays
     monkeypatch.setenv("LUCID_VERIFY_CACHE", "1")
@@ -160,7 +167,7 @@ def test_malformed_sidecar_is_a_miss_and_rebuilt(tmp_path, mnist_root, edit):
     import json
 
     good = _mnist(tmp_path)
-    (side,) = (tmp_path / "data" / "lucid-cache").glob("mnist-norm-*.json")
+    (side,) = _cdir(tmp_path).glob("mnist-uint8.json")
     bad = edit(json.loads(side.read_text()))
     side.write_text(bad if isinstance(bad, str) else json.dumps(bad))
     for _ in range(2):
@@ -176,12 +183,12 @@ def test_stale_temporaries_are_removed_on_the_next_run(tmp_path, mnist_root):
     import time
 
     _mnist(tmp_path)
-    cdir = tmp_path / "data" / "lucid-cache"
+    cdir = _cdir(tmp_path)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     dead_pid = int(dead.stdout)
     old = time.time() - 3600
-    dead_tmp = cdir / f"mnist-norm-x.npz.{dead_pid}.abcd1234.tmp"
+    dead_tmp = cdir / f"mnist-uint8.npz.{dead_pid}.abcd1234.tmp"
     ancient = cdir / "mnist-uint8.npz.zz9_abcd.tmp"  # old naming, no pid: by age
     live = cdir / f"mnist-uint8.npz.{os.getpid()}.live1234.tmp"  # this process: kept
     fresh_dead = cdir / f"mnist-uint8.npy.{dead_pid}.fresh123.tmp"  # just written: kept
@@ -205,7 +212,7 @@ def test_cache_files_follow_the_umask(tmp_path, mnist_root):
         _mnist(tmp_path, mmap_mode="r")
     finally:
         os.umask(old)
-    files = [p for p in (tmp_path / "data" / "lucid-cache").iterdir() if p.suffix != ".lock"]
+    files = [p for p in _cdir(tmp_path).iterdir() if p.suffix != ".lock"]
     assert files
     for p in files:
         assert stat.S_IMODE(p.stat().st_mode) == 0o644, p

@@ -191,9 +191,11 @@ def get_cifar10_numpy():
     the stored uint8 pixels. Labels are int64 in [0, 10).
 
     ``root``: folder containing ``cifar-10-batches-py/``, or that folder itself (default
-    ``$LUCID_DATA_HOME`` or ``~/.cache/lucid``). ``mmap_mode`` ("r", "c", "r+") memory-maps
-    the cached ``.npy`` files. ``mirrors``: base URLs for the archive (default
-    :data:`CIFAR_MIRRORS`). ``cache_dir`` defaults to ``<root>/lucid-cache``.
+    ``$LUCID_DATA_HOME`` or ``~/.cache/lucid``). ``mirrors``: base URLs for the archive
+    (default :data:`CIFAR_MIRRORS`). Only the uint8 arrays are cached, in
+    ``cache_dir`` (default ``$LUCID_DATA_HOME/cifar10-<key of root>/``, never in ``root``);
+    float images are computed from them on each call. ``mmap_mode`` ("r", "c", "r+")
+    memory-maps the cached uint8 arrays (returned as they are with ``raw=True``).
     """
     return CIFAR10
 

@@ -190,9 +190,11 @@ def get_mnist_numpy():
     ``raw=True`` returns the stored uint8 pixels instead. Labels are int64.
 
     ``root``: folder holding the four IDX files (or its parent; default
-    ``$LUCID_DATA_HOME`` or ``~/.cache/lucid``). ``mmap_mode`` ("r", "c", "r+")
-    memory-maps the cached ``.npy`` files. ``mirrors``: base URLs to download from
-    (default :data:`MNIST_MIRRORS`). ``cache_dir`` defaults to ``<root>/lucid-cache``.
+    ``$LUCID_DATA_HOME`` or ``~/.cache/lucid``). ``mirrors``: base URLs to download from
+    (default :data:`MNIST_MIRRORS`). Only the uint8 arrays are cached, in ``cache_dir``
+    (default ``$LUCID_DATA_HOME/mnist-<key of root>/``, never in ``root``); float images
+    are computed from them on each call. ``mmap_mode`` ("r", "c", "r+") memory-maps the
+    cached uint8 arrays (returned as they are with ``raw=True``).
     """
     return MNIST
 

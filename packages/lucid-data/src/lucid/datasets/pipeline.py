@@ -1,22 +1,29 @@
 """The road every ``get_*_numpy`` takes: cache hit, else locate/download, parse, cache.
 
-1. Resolve the root (:func:`~lucid.datasets.home.data_home`) and the cache variant
-   (``uint8``, ``float01`` or ``norm-<hash>``).
-2. A valid cache of that variant is returned at once (memory-mapped with ``mmap_mode``).
+1. Resolve the data folder (``root``, see :func:`~lucid.datasets.home.data_home`) and the
+   cache folder: ``<cache root>/<name>-<key>/``, the cache root being ``$LUCID_DATA_HOME``
+   (default ``~/.cache/lucid``) and ``key`` 12 hex digits of the SHA-256 of the data
+   folder's absolute path, so two data folders never share a cache. Nothing is written
+   into the data folder (unless it is where a download goes).
+2. Only the uint8 images and int64 labels are cached. A valid cache is returned at once
+   (memory-mapped with ``mmap_mode``).
 3. Otherwise, holding the dataset's lock: check the cache again (another process may
-   have just built it), derive the variant from the ``uint8`` cache if that one is valid,
-   else locate the official files (downloading them when missing and allowed), parse
-   them, and cache the ``uint8`` arrays and the variant.
+   have just built it), else locate the official files (downloading them when missing and
+   allowed), parse them, cache them and print one line saying what, where and how large.
+4. Float images (``x / 255``, normalised or not) are computed in memory from the uint8
+   arrays on every call: float32 is never cached.
 
-A cache folder that cannot be written (read-only data folder) only costs speed: a warning
-says so and the arrays are returned uncached.
+A cache folder that cannot be written only costs speed: a warning says so and the arrays
+are returned uncached.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import inspect
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,9 +32,8 @@ import numpy as np
 
 from . import cache as _cache
 from .home import data_home, missing_dirs, remove_empty_dirs
-from .preprocess import prepare_images, resolve_normalize, variant_name
+from .preprocess import prepare_images, resolve_normalize
 
-CACHE_FOLDER = "lucid-cache"
 SPLITS = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -61,48 +67,74 @@ class Spec:
         return {}
 
 
-def _try_write(cdir: Path, key: str, arrays, meta, sources, npy: bool) -> bool:
+def folder_key(data_folder: str | os.PathLike) -> str:
+    """12 hex digits of the SHA-256 of ``data_folder``'s absolute, resolved path."""
+    path = os.fsencode(Path(data_folder).expanduser().resolve())
+    return hashlib.sha256(path).hexdigest()[:12]
+
+
+def default_cache_dir(name: str, root: str | os.PathLike | None = None) -> Path:
+    """``<$LUCID_DATA_HOME or ~/.cache/lucid>/<name>-<folder_key(data folder)>``.
+
+    The data folder is ``root``, or the cache root itself when ``root`` is None.
+    """
+    return data_home() / f"{name}-{folder_key(data_home(root))}"
+
+
+def _size_text(nbytes: int) -> str:
+    mb = nbytes / 1e6
+    return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.1f} MB"
+
+
+def _announce(spec: Spec, cdir: Path, key: str) -> None:
+    """One line on stderr: what was cached, how large, where."""
+    side = _cache.read_sidecar(cdir, key) or {}
+    files = [side.get("npz") or {}, *(side.get("npy") or {}).values()]
+    nbytes = sum(f.get("size", 0) for f in files)
+    print(f"lucid-data: cached {spec.title} (uint8, {_size_text(nbytes)}) in {cdir}{os.sep}",
+          file=sys.stderr, flush=True)
+
+
+def _try_write(spec: Spec, cdir: Path, key: str, arrays, meta, sources, npy: bool) -> bool:
     try:
         _cache.write_cache(cdir, key, arrays, meta, sources=sources, npy=npy)
-        return True
     except OSError as e:
         warnings.warn(
             f"could not write the dataset cache in {cdir} ({e}); arrays are returned "
-            "uncached. Pass cache_dir= a writable folder, or cache=False.",
+            "uncached. Set LUCID_DATA_HOME or pass cache_dir= a writable folder, or "
+            "cache=False.",
             RuntimeWarning,
             stacklevel=4,
         )
         return False
+    _announce(spec, cdir, key)
+    return True
 
 
-def _build(spec: Spec, req: dict) -> dict[str, np.ndarray]:
-    """Arrays of the wanted variant, from the uint8 cache or the source files; cached."""
-    cache, cdir, sizes = req["cache"], req["cdir"], req["sizes"]
-    u8_key = f"{spec.name}-uint8"
-    u8_meta = {**req["base_meta"], "variant": "uint8", "dtype": "uint8", "normalization": None}
-    arrays = None
-    sources: dict = {}
-    if cache and not req["raw"]:
-        arrays = _cache.read_cache(cdir, u8_key, u8_meta, sources=sizes)
-        if arrays is not None:
-            sources = (_cache.read_sidecar(cdir, u8_key) or {}).get("sources", {})
-    if arrays is None:
-        folder = req["folder"]
-        if folder is None:
-            folder = spec.fetch(req["home"], req["download"], req["mirrors"], req["progress"])
-        arrays, sources = spec.parse(folder)
-        if cache and not req["raw"]:
-            _try_write(cdir, u8_key, arrays, u8_meta, sources, npy=False)
-    if not req["raw"]:
-        arrays = {
-            "x_train": prepare_images(arrays["x_train"], req["stats"]),
-            "y_train": arrays["y_train"],
-            "x_test": prepare_images(arrays["x_test"], req["stats"]),
-            "y_test": arrays["y_test"],
-        }
-    if cache:
-        _try_write(cdir, req["key"], arrays, req["meta"], sources, npy=bool(req["mmap_mode"]))
+def _build(spec: Spec, req: dict, cached) -> dict[str, np.ndarray]:
+    """The uint8 arrays parsed from the source files (fetched if needed), cached."""
+    folder = req["folder"]
+    if folder is None:
+        folder = spec.fetch(req["home"], req["download"], req["mirrors"], req["progress"])
+    arrays, sources = spec.parse(folder)
+    if req["cache"]:
+        npy = bool(req["mmap_mode"])
+        if _try_write(spec, req["cdir"], req["key"], arrays, req["meta"], sources, npy):
+            if npy and (hit := cached()) is not None:
+                return hit
     return arrays
+
+
+def _images(arrays: dict, raw: bool, stats) -> tuple[np.ndarray, ...]:
+    """The four splits, images converted to float32 in memory unless ``raw``."""
+    if raw:
+        return tuple(arrays[k] for k in SPLITS)
+    return (
+        prepare_images(arrays["x_train"], stats),
+        arrays["y_train"],
+        prepare_images(arrays["x_test"], stats),
+        arrays["y_test"],
+    )
 
 
 def load(
@@ -125,47 +157,40 @@ def load(
         raise ValueError("mmap_mode maps the cached .npy files: it needs cache=True")
     home = data_home(root)
     stats = None if raw else resolve_normalize(normalize, spec.default_stats, spec.channels)
-    variant = variant_name(stats, raw)
-    cdir = Path(cache_dir).expanduser() if cache_dir is not None else home / CACHE_FOLDER
-    base_meta = {"dataset": spec.name, **spec.meta()}
-    meta = {
-        **base_meta,
-        "variant": variant,
-        "dtype": "uint8" if raw else "float32",
-        "normalization": None if stats is None else {"mean": stats[0], "std": stats[1]},
-    }
-    key = f"{spec.name}-{variant}"
+    if cache_dir is not None:
+        cdir = Path(cache_dir).expanduser()
+    else:
+        cdir = default_cache_dir(spec.name, root)
+    # the data folder is part of the meta: a cache_dir shared by two folders rebuilds
+    meta = {"dataset": spec.name, **spec.meta(), "dtype": "uint8", "data_folder": str(home.resolve())}
+    key = f"{spec.name}-uint8"
     folder = spec.locate(home)
     sizes = spec.source_sizes(folder) if folder is not None else None
 
     def cached():
-        hit = _cache.read_cache(cdir, key, meta, mmap_mode=mmap_mode, sources=sizes)
-        return None if hit is None else tuple(hit[k] for k in SPLITS)
+        return _cache.read_cache(cdir, key, meta, mmap_mode=mmap_mode, sources=sizes)
 
     if cache:
         _cache.remove_stale_temps(cdir)  # temporaries of a writer that was killed
         if (hit := cached()) is not None:
-            return hit
+            return _images(hit, raw, stats)
     req = dict(
-        cache=cache, cdir=cdir, sizes=sizes, base_meta=base_meta, meta=meta, key=key, raw=raw,
-        stats=stats, folder=folder, home=home, download=download, mirrors=mirrors,
-        progress=progress, mmap_mode=mmap_mode,
+        cache=cache, cdir=cdir, meta=meta, key=key, folder=folder, home=home,
+        download=download, mirrors=mirrors, progress=progress, mmap_mode=mmap_mode,
     )  # fmt: skip
     lock_path = cdir / f"{spec.name}.lock"
     created = missing_dirs(cdir) if cache else []
     try:
         with _cache.FileLock(lock_path) if cache else contextlib.nullcontext():
-            if cache and (hit := cached()) is not None:  # built meanwhile by another process
-                return hit
-            arrays = _build(spec, req)
-            if mmap_mode and (hit := cached()) is not None:
-                return hit
+            arrays = cached() if cache else None  # built meanwhile by another process?
+            if arrays is None:
+                arrays = _build(spec, req, cached)
     except BaseException:
         if created:  # a failed first call leaves no empty cache folder behind
             lock_path.unlink(missing_ok=True)
             remove_empty_dirs(created)
         raise
-    return tuple(arrays[k] for k in SPLITS)
+    return _images(arrays, raw, stats)
 
 
 def numpy_getter(choose_spec):

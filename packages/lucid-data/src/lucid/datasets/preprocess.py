@@ -7,8 +7,6 @@ the arrays equal those of the PyTorch pipeline bit for bit.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,19 +48,9 @@ def resolve_normalize(normalize, default: Stats, channels: int) -> Stats | None:
     return mean, std
 
 
-def variant_name(stats: Stats | None, raw: bool) -> str:
-    """Cache variant: ``uint8``, ``float01`` or ``norm-<hash of mean and std>``."""
-    if raw:
-        return "uint8"
-    if stats is None:
-        return "float01"
-    digest = hashlib.sha1(json.dumps([list(stats[0]), list(stats[1])]).encode()).hexdigest()
-    return "norm-" + digest[:10]
-
-
 def to_float(raw: np.ndarray) -> np.ndarray:
     """uint8 -> float32 in [0, 1] (``raw / 255``)."""
-    x = raw.astype(np.float32)
+    x = np.asarray(raw).astype(np.float32)  # a plain array, also from a memmap
     np.divide(x, np.float32(255), out=x)
     return x
 
