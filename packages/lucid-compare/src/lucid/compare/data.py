@@ -40,10 +40,12 @@ class Data:
 def load_data(dataset: str, data_dir=None, download: bool = False, progress: bool = True) -> Data:
     """Arrays of ``dataset`` (``mnist-sample``, ``mnist`` or ``cifar10``) and its transforms.
 
-    MNIST comes normalised and has no augmentation. CIFAR-10 keeps its train images in
-    [0, 1] and normalises each batch after the augmentation (``RandomCrop(32, padding=4)``,
-    ``RandomHorizontalFlip()``), as torchvision's usual pipeline; test images are
-    normalised once.
+    MNIST comes normalised and has no augmentation. CIFAR-10 keeps its train images as
+    the cached uint8 pixels and converts each batch after the augmentation
+    (``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip()``): ``ToFloat()`` (``x / 255``)
+    then ``Normalize``, as torchvision's usual pipeline; cropping and flipping move pixels
+    and pad with 0, so the batches equal those of float images in [0, 1] bit for bit.
+    Test images are converted and normalised once, in memory.
 
     Raises ``DataUnavailableError`` with the data package's own message when the data is
     not on disk (and not downloaded) or is damaged.
@@ -62,10 +64,12 @@ def load_data(dataset: str, data_dir=None, download: bool = False, progress: boo
                         f"MNIST from {data_dir or ds.data_home()}")
         if dataset == "cifar10":
             x_tr, y_tr, x_te, y_te = ds.get_cifar10_numpy(
-                root=data_dir, normalize=False, download=download, progress=progress)
-            norm = T.Normalize(ds.CIFAR10_MEAN, ds.CIFAR10_STD)
-            augment = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), norm])
-            return Data(x_tr, y_tr, norm(x_te), y_te, norm, augment,
+                root=data_dir, raw=True, download=download, progress=progress)
+            to_float, norm = T.ToFloat(), T.Normalize(ds.CIFAR10_MEAN, ds.CIFAR10_STD)
+            base = T.Compose([to_float, norm])
+            augment = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(),
+                                 to_float, norm])
+            return Data(x_tr, y_tr, norm(to_float(x_te)), y_te, base, augment,
                         f"CIFAR-10 from {data_dir or ds.data_home()}")
     except ds.DatasetError as err:
         raise DataUnavailableError(str(err)) from err
