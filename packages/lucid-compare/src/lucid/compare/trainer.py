@@ -16,6 +16,7 @@ import time
 from tqdm.auto import tqdm
 
 from . import data as data_mod
+from . import ranks
 from .environment import peak_memory_mb
 from .errors import Diverged
 from .history import History
@@ -28,12 +29,18 @@ def evaluate(backend, loader) -> tuple[float, float, float]:
     total, correct, n = 0.0, 0, 0
     try:
         for x, y in loader:
+            if backend.world > 1:  # this rank's share; the sums are added over ranks below
+                x, y, _ = ranks.shard(x, y, backend.rank, backend.world)
+                if not len(y):
+                    continue
             loss_sum, c = backend.eval_step(x, y)
             total += loss_sum
             correct += c
             n += len(y)
     finally:
         backend.train_mode(True)
+    if backend.world > 1:
+        total, correct, n = backend.all_sum([total, correct, n]).tolist()
     return total / max(n, 1), correct / max(n, 1), time.perf_counter() - t0
 
 
@@ -53,8 +60,11 @@ def fit(backend, cfg, data: data_mod.Data, history: History, *, history_file, ch
                           peak_memory_mb=peak_memory_mb(method))
             history["epochs"].append(record)
             history["peak_memory_mb"] = record["peak_memory_mb"]
-            backend.save_checkpoint(checkpoint_file, {"epoch": epoch + 1, "run": history["run"]})
-            history.save(history_file)
+            if checkpoint_file is not None:  # None: a rank other than 0, which writes nothing
+                backend.save_checkpoint(checkpoint_file, {"epoch": epoch + 1,
+                                                          "run": history["run"]})
+            if history_file is not None:
+                history.save(history_file)
             log(f"[{label}] epoch {epoch + 1}/{cfg.epochs}: train loss {record['train_loss']:.4f} "
                 f"acc {record['train_acc']:.4f} | test loss {test_loss:.4f} acc {test_acc:.4f} | "
                 f"lr {record['lr']:.3g} | {record['epoch_time']:.1f} s "
@@ -73,7 +83,8 @@ def fit(backend, cfg, data: data_mod.Data, history: History, *, history_file, ch
         raise
     finally:
         history["peak_memory_mb"] = peak_memory_mb(method)
-        history.save(history_file)
+        if history_file is not None:
+            history.save(history_file)
     return history
 
 
@@ -85,11 +96,19 @@ def _train_epoch(backend, cfg, loader, history, epoch, progress, label) -> dict:
     total, correct, seen, batches = 0.0, 0, 0, 0
     bar = tqdm(loader, total=len(loader), desc=f"{label} epoch {epoch + 1}/{cfg.epochs}",
                disable=not progress, leave=False, file=sys.stderr, dynamic_ncols=True)
+    sync0 = backend.grad_sync_time, backend.metric_sync_time
     t0 = time.perf_counter()
     try:
         for x, y in bar:
             hasher.update(x, y)
-            loss, c = backend.train_step(x, y)
+            if backend.world == 1:
+                loss, c = backend.train_step(x, y)
+            else:  # this rank's share of the global batch; loss and correct of all ranks
+                loss, c = backend.train_step_shard(*ranks.shard(x, y, backend.rank,
+                                                                backend.world))
+                loss_sum, c = backend.all_sum([loss * ranks.shard_size(len(y), backend.rank,
+                                                                       backend.world), c])
+                loss, c = float(loss_sum) / len(y), int(c)
             finite = math.isfinite(loss)
             history["batch_losses"].append(loss if finite else None)
             if not finite:
@@ -107,7 +126,11 @@ def _train_epoch(backend, cfg, loader, history, epoch, progress, label) -> dict:
     finally:
         bar.close()
     train_time = time.perf_counter() - t0
-    return {
+    sync = {}
+    if backend.world > 1:
+        sync = {"nproc": backend.world, "grad_sync_time": backend.grad_sync_time - sync0[0],
+                "metric_sync_time": backend.metric_sync_time - sync0[1]}
+    return {**sync,
         "epoch": epoch + 1,
         "train_loss": total / max(seen, 1),
         "train_acc": correct / max(seen, 1),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
+import weakref
+
 import lucid
 import lucid.nn.functional as F
 import lucid.optim
 import mlx.core as mx
 import numpy as np
 from lucid.models import from_torch_state_dict, renamer, to_numpy_state_dict
+from lucid.nn.parallel import DistributedDataParallel
 
+from ..errors import UsageError
 from . import lucid_models
 from .base import Backend
 
@@ -39,6 +44,31 @@ class LucidBackend(Backend):
         model.to(self.device)
         model.train()
         return model
+
+    def forward(self, xb, yb):
+        net = self.parallel if self.parallel is not None and self.model.training else self.model
+        logits = net(xb)
+        return logits, F.cross_entropy(logits, yb)
+
+    def init_distributed(self, nproc: int) -> None:
+        """Join the ring that ``mlx.launch`` started; wrap the model in Lucid's DDP."""
+        import lucid.distributed as dist
+
+        try:
+            dist.init("ring")
+        except dist.DistributedError as err:
+            if "port is in use" in str(err):
+                raise UsageError(f"--port: {err}") from None
+            raise
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        if self.world != nproc:
+            raise RuntimeError(f"mlx.launch started {self.world} ranks, --nproc asked {nproc}")
+        self.parallel = _TimedDDP(self.model, self)
+
+    def _all_sum(self, values):
+        import lucid.distributed as dist
+
+        return np.array(dist._sum(mx.array(values, dtype=mx.float64)))
 
     def to_device(self, x, y):
         return (lucid.tensor(x, dtype=lucid.float32, device=self.device),
@@ -103,3 +133,20 @@ class LucidBackend(Backend):
             "blas": {k: blas.get(k) for k in ("status", "path", "config")},
             "gpu_available": lucid.gpu_available(),
         }
+
+
+class _TimedDDP(DistributedDataParallel):
+    """Lucid's DDP, adding to its backend's ``grad_sync_time`` the time of each gradient
+    average (the gradients are computed first, so the time is the communication's)."""
+
+    def __init__(self, module, backend):
+        super().__init__(module)
+        object.__setattr__(self, "_backend", weakref.proxy(backend))
+
+    def _after_backward(self) -> None:
+        if not self._pending:
+            return
+        mx.eval([p.grad._data for p in self.module.parameters() if p.grad is not None])
+        t0 = time.perf_counter()
+        super()._after_backward()
+        self._backend.grad_sync_time += time.perf_counter() - t0

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
 import os
+import time
 import uuid
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import UsageError
 from . import torch_models
 from .base import Backend
+
+#: seconds a collective waits for a peer before failing (a lost rank is noticed sooner)
+COLLECTIVE_TIMEOUT = 300
 
 
 class TorchBackend(Backend):
@@ -49,6 +55,43 @@ class TorchBackend(Backend):
         model = torch_models.build(self.cfg.model, self.num_classes, self.input_shape,
                                    self.cfg.hidden)
         return model.to(self.device).train()
+
+    def forward(self, xb, yb):
+        net = self.parallel if self.parallel is not None and self.model.training else self.model
+        logits = net(xb)
+        return logits, F.cross_entropy(logits, yb)
+
+    def init_distributed(self, nproc: int) -> None:
+        """Join the process group torchrun set up (gloo on the CPU, NCCL on CUDA); wrap the
+        model in PyTorch's DDP, whose gradient all-reduce is timed by a comm hook."""
+        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel
+
+        if self.device.type == "mps":
+            raise UsageError("--nproc > 1: PyTorch's MPS device has no collective backend; "
+                             "use --torch-device cpu")
+        cuda = self.device.type == "cuda"
+        if cuda:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(self.device)
+            self.model.to(self.device)
+        dist.init_process_group("nccl" if cuda else "gloo",
+                                timeout=datetime.timedelta(seconds=COLLECTIVE_TIMEOUT))
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        if self.world != nproc:
+            raise RuntimeError(f"torchrun started {self.world} ranks, --nproc asked {nproc}")
+        self.parallel = DistributedDataParallel(
+            self.model, device_ids=[self.device.index] if cuda else None)
+        self.parallel.register_comm_hook(self, _timed_allreduce)
+
+    def _all_sum(self, values):
+        import torch.distributed as dist
+
+        t = torch.from_numpy(values)
+        if self.device.type == "cuda":
+            t = t.to(self.device)
+        dist.all_reduce(t)
+        return t.cpu().numpy()
 
     def to_device(self, x, y):
         return (torch.from_numpy(np.ascontiguousarray(x)).to(self.device),
@@ -129,3 +172,20 @@ class TorchBackend(Backend):
         except ImportError:
             pass
         return env
+
+
+def _timed_allreduce(backend: TorchBackend, bucket):
+    """DDP comm hook: average one gradient bucket over the ranks (``all_reduce`` and
+    divide, as DDP's default), blocking, and add its time to ``grad_sync_time``."""
+    import torch.distributed as dist
+
+    t0 = time.perf_counter()
+    buf = bucket.buffer()
+    dist.all_reduce(buf)
+    buf.div_(backend.world)
+    if buf.is_cuda:
+        torch.cuda.synchronize(buf.device)
+    backend.grad_sync_time += time.perf_counter() - t0
+    fut = torch.futures.Future()
+    fut.set_result(buf)
+    return fut
