@@ -341,3 +341,17 @@ def test_setitem_out_of_range_raises():
     t = lucid.zeros(2, 2)
     with pytest.raises(lucid.LucidIndexError, match=r"index 2 is out of range for axis 0"):
         t[2] = 1.0
+
+
+def test_lucid_tensor_is_the_function_whatever_was_imported_first():
+    """``lucid.tensor`` is the creation function even when an engine module was imported
+    before any engine name (no module of that name can shadow it)."""
+    import subprocess
+    import sys
+
+    code = ("import lucid\nfrom lucid import autograd\nimport lucid.ops\n"
+            "print(lucid.tensor([1.0, 2.0]).sum().item())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "3.0"

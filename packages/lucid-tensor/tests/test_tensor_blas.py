@@ -194,7 +194,7 @@ def test_import_lucid_data_loads_no_engine():
         print(json.dumps({
             "modules": sorted(m for m in sys.modules
                               if m.split(".")[0] == "mlx" or m in ("lucid._engine",
-                                                                   "lucid.tensor")),
+                                                                   "lucid._tensor")),
             "libs": [name for name in ("libmlx", "/libopenblas", "mlx_cpu.libs", "memfd:lib")
                      if name in maps],
             "batches": len(batches),

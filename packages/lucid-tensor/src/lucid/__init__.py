@@ -29,10 +29,6 @@ _SUBPACKAGES = ("nn", "optim", "models", "data", "datasets", "compare", "distrib
                 "utils")
 
 
-# Engine names that are also module names: the engine's function wins (``lucid.tensor``).
-_ENGINE_FIRST = ("tensor",)
-
-
 def _load_engine():
     """Import ``lucid._engine``, which fills this namespace with the engine's names."""
     import importlib
@@ -53,7 +49,7 @@ def __getattr__(name):
         return importlib.import_module(f"{__name__}.{name}")
     if name.startswith("__"):
         raise AttributeError(f"module 'lucid' has no attribute {name!r}")
-    if name not in _ENGINE_FIRST and _is_module(name):
+    if _is_module(name):
         # ``from . import autograd`` inside an engine module, or ``lucid.autograd``: the
         # module alone, without loading the whole engine around a half-imported module
         return importlib.import_module(f"{__name__}.{name}")

@@ -15,6 +15,7 @@ _blas.preload()  # before anything below imports mlx.core
 _runtime.configure_mlx()
 
 from . import autograd, devices, dtypes, ops, random
+from ._tensor import Size, Tensor
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (
     arange,
@@ -78,7 +79,6 @@ from .ops.arithmetic import (
 )
 from .ops.conversion import astype
 from .random import manual_seed, rand, randint, randn, seed
-from .tensor import Size, Tensor
 
 _bind_methods(Tensor)
 

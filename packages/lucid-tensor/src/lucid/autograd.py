@@ -22,8 +22,8 @@ import threading
 
 import mlx.core as mx
 
+from ._tensor import Tensor
 from .errors import GradError
-from .tensor import Tensor
 
 
 class _GradMode(threading.local):
@@ -264,6 +264,7 @@ def _propagate(root, gradient: mx.array, retain_graph: bool) -> None:
         )
     grads = {id(root._node): gradient}
     order = _topological_order(root._node)
+    pending = _PendingGradients()
     with no_grad():
         for node in order:
             g = grads.pop(id(node), None)
@@ -285,12 +286,40 @@ def _propagate(root, gradient: mx.array, retain_graph: bool) -> None:
                     pg = pg.astype(parent.dtype)
                 if parent._node is None:
                     parent._accumulate_grad(pg)
+                    pending.leaves.append(parent)
                 else:
                     key = id(parent._node)
                     grads[key] = pg if key not in grads else grads[key] + pg
+                pending.bytes += pg.nbytes
             if not retain_graph:
                 node.backward = None
                 node.parents = ()
+            pending.evaluate_if_large(grads)
+
+
+#: bytes of gradients the backward builds before it computes them (``_PendingGradients``)
+PENDING_GRADIENT_BYTES = 16 * 2**20
+
+
+class _PendingGradients:
+    """Bounds the backward's memory: MLX builds the gradients lazily, and a graph computed
+    only at the optimizer step keeps every layer's output gradient alive until the last
+    weight gradient that needs it is computed (about the size of all saved activations,
+    on top of them). Once the gradients built since the last evaluation exceed
+    ``PENDING_GRADIENT_BYTES``, the pending ones and the leaves' are computed, so each
+    layer's saved values and output gradient are freed as the backward passes it, as in an
+    eager framework. Small graphs (under the bound) stay one lazy graph."""
+
+    __slots__ = ("bytes", "leaves")
+
+    def __init__(self):
+        self.bytes, self.leaves = 0, []
+
+    def evaluate_if_large(self, grads: dict) -> None:
+        if self.bytes < PENDING_GRADIENT_BYTES:
+            return
+        mx.eval(list(grads.values()) + [t.grad._data for t in self.leaves])
+        self.bytes, self.leaves = 0, []
 
 
 def backward(self, gradient=None, retain_graph: bool = False) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import devices
 from . import dtypes as _dt
+from ._tensor import Tensor
 from .errors import (  # noqa: F401  (ArgumentError re-exported: random.py takes it from here)
     ArgumentError,
     ArgumentTypeError,
@@ -25,7 +26,6 @@ from .errors import (  # noqa: F401  (ArgumentError re-exported: random.py takes
     TensorTooLargeError,
 )
 from .function import run_on
-from .tensor import Tensor
 
 _MAX_DIM = 2**31 - 1
 

@@ -25,8 +25,8 @@ import os
 import mlx.core as mx
 
 from . import _engine  # noqa: F401  (Tensor's methods bound, whatever was imported first)
+from ._tensor import Tensor
 from .errors import LucidError
-from .tensor import Tensor
 
 BACKENDS = ("any", "ring", "mpi", "nccl", "jaccl")
 REDUCE_OPS = ("sum", "mean", "max", "min")

@@ -23,10 +23,10 @@ import functools
 import mlx.core as mx
 
 from . import autograd, devices
+from ._tensor import Tensor
 from .devices import run_on  # noqa: F401 - re-exported: it lived here before devices.py
 from .dtypes import FLOATING
 from .errors import DeviceError, DTypeError, LucidError, ShapeError
-from .tensor import Tensor
 
 
 def describe(args) -> str:

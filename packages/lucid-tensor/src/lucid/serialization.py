@@ -39,8 +39,8 @@ import mlx.core as mx
 import numpy as np
 
 from . import devices
+from ._tensor import Tensor
 from .errors import CheckpointError, CheckpointWriteError
-from .tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError", "CheckpointWriteError"]
 

@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 
 import mlx.core as mx
 import numpy as np
+from lucid import Tensor
 from lucid.errors import ShapeError
-from lucid.tensor import Tensor
 
 from ..nn.module import IncompatibleKeys, Module, StateDictError
 

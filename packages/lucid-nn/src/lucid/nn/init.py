@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 
 import mlx.core as mx
+from lucid import Tensor
 from lucid.devices import run_on
 from lucid.errors import ArgumentError, ArgumentTypeError, ShapeError
-from lucid.tensor import Tensor
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",

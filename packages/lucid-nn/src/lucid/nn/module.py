@@ -25,10 +25,9 @@ from collections.abc import Iterator
 
 import mlx.core as mx
 import numpy as np
-from lucid import devices
+from lucid import Tensor, devices
 from lucid import dtypes as _dt
 from lucid.errors import ArgumentTypeError, DTypeError, LucidError, ShapeError
-from lucid.tensor import Tensor
 
 from .parameter import Parameter
 

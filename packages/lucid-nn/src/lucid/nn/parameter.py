@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mlx.core as mx
-from lucid.tensor import Tensor
+from lucid import Tensor
 
 
 class Parameter(Tensor):

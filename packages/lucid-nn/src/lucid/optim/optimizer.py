@@ -43,11 +43,10 @@ from collections import defaultdict
 from itertools import chain
 
 import mlx.core as mx
-from lucid import _native
+from lucid import Tensor, _native
 from lucid.autograd import enable_grad
 from lucid.devices import run_on
 from lucid.errors import LucidError, ShapeError
-from lucid.tensor import Tensor
 
 
 class OptimizerError(LucidError, ValueError):

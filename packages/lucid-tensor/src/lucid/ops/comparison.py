@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from .._tensor import Tensor
 from ..errors import ArgumentError
 from ..function import op
-from ..tensor import Tensor
 
 __all__ = ["isclose", "allclose"]
 

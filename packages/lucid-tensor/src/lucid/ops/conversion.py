@@ -4,9 +4,9 @@ import mlx.core as mx
 
 from .. import devices
 from .. import dtypes as _dt
+from .._tensor import Tensor
 from ..errors import DTypeError
 from ..function import record, run_on
-from ..tensor import Tensor
 
 
 def check_float64_device(name: str, x: Tensor) -> None:

@@ -12,9 +12,9 @@ import numpy as np
 
 from .. import _native
 from .. import dtypes as _dt
+from .._tensor import Tensor
 from ..errors import ArgumentTypeError, DTypeError
 from ..function import op
-from ..tensor import Tensor
 
 _LN2 = math.log(2.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -120,16 +120,21 @@ _masked = mx.compile(lambda g, x: g * (x > 0))
 
 @op("relu")
 def relu(x):
-    """out = max(x, 0);  dx = g * [x > 0].
+    """out = max(x, 0);  dx = g * [x > 0] = g * [out > 0].
+
+    The backward keeps the output, not the input: the output is usually kept anyway (the
+    next layer's input), so the input (a BatchNorm's output, a residual sum) can be freed
+    after the forward. ``out > 0`` exactly where ``x > 0`` (NaN compares false in both).
 
     On the CPU in float32: the native multi-threaded kernel when built (``lucid._native``).
     Otherwise a product with the mask, a quarter of the time of ``mx.where`` on the CPU; the
     one difference: an infinite or NaN gradient at x <= 0 gives NaN there rather than 0."""
     lib = _native.for_cpu_float32(x) if x.size else None
     if lib is not None:
-        return lib.relu(x), lambda g: (lib.relu_backward(g, x),)
+        out = lib.relu(x)
+        return out, lambda g: (lib.relu_backward(g, out),)
     out = mx.maximum(x, 0)
-    return out, lambda g: (_masked(g, x),)
+    return out, lambda g: (_masked(g, out),)
 
 
 @op("erf")

@@ -8,8 +8,8 @@ later inside MLX.
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from .._tensor import Tensor
 from ..dtypes import Float64, double, float64
-from ..tensor import Tensor
 from .conversion import astype, check_float64_device
 
 __all__ = ["float64", "double", "Float64"]

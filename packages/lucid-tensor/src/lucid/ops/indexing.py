@@ -18,9 +18,9 @@ import operator
 import mlx.core as mx
 import numpy as np
 
+from .._tensor import Tensor
 from ..errors import DTypeError, LucidIndexError, ShapeError
 from ..function import op
-from ..tensor import Tensor
 from .axes import axis as _axis
 
 __all__ = ["getitem", "gather", "take", "index_select", "masked_fill", "nonzero"]

@@ -22,9 +22,9 @@ import numpy as np
 
 from .. import autograd
 from .. import dtypes as _dt
+from .._tensor import Tensor
 from ..errors import DTypeError, GradError, ShapeError
 from ..function import op
-from ..tensor import Tensor
 from . import arithmetic, elementwise
 from .conversion import astype, to_device
 from .indexing import assign, getitem

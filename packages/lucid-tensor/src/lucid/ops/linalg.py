@@ -22,9 +22,9 @@ import string
 
 import mlx.core as mx
 
+from .._tensor import Tensor
 from ..errors import ArgumentError, ArgumentTypeError, ShapeError
 from ..function import op
-from ..tensor import Tensor
 from .arithmetic import matmul
 
 __all__ = ["bmm", "einsum"]

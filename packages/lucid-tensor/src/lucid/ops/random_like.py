@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import dtypes as _dt
 from .. import random
+from .._tensor import Tensor
 from ..errors import ArgumentTypeError, DTypeError, ShapeError
-from ..tensor import Tensor
 
 __all__ = ["randn_like", "rand_like", "randint_like", "randperm"]
 

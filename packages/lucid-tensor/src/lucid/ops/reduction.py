@@ -23,9 +23,9 @@ import math
 import mlx.core as mx
 
 from .. import dtypes as _dt
+from .._tensor import Tensor
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..function import op, run_on
-from ..tensor import Tensor
 from . import axes as _axes
 from . import elementwise, return_types
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from .._tensor import Tensor
 from ..errors import ArgumentTypeError, DTypeError, ShapeError
 from ..function import op
-from ..tensor import Tensor
 from .axes import axis as _axis
 from .indexing import _bounds, _check_range, _int_index
 from .inplace import _apply

@@ -11,9 +11,9 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
+from .._tensor import Tensor
 from ..errors import ArgumentError, ArgumentTypeError, ShapeError
 from ..function import op
-from ..tensor import Tensor
 from .axes import axis as _axis
 from .axes import pick
 from .indexing import getitem

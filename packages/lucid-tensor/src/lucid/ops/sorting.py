@@ -16,9 +16,9 @@ from __future__ import annotations
 import mlx.core as mx
 
 from .. import dtypes as _dt
+from .._tensor import Tensor
 from ..errors import ArgumentTypeError, LucidIndexError, ShapeError
 from ..function import op, run_on
-from ..tensor import Tensor
 from . import axes as _axes
 from . import return_types
 from .reduction import one_axis, select

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from .._tensor import Tensor
 from ..errors import ArgumentTypeError, ShapeError
 from ..function import op
-from ..tensor import Tensor
 from .shape import expand, reshape, transpose
 
 __all__ = ["clone", "t", "view_as", "expand_as"]

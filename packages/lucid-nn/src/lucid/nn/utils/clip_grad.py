@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import mlx.core as mx
+from lucid import Tensor
 from lucid.errors import GradError
-from lucid.tensor import Tensor
 
 
 def _with_grads(parameters) -> list[Tensor]:

@@ -7,9 +7,9 @@ import math
 
 import mlx.core as mx
 
+from ..._tensor import Tensor
 from ...errors import ArgumentError, ShapeError
 from ...function import op
-from ...tensor import Tensor
 
 
 @op("leaky_relu")

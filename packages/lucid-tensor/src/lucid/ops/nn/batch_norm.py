@@ -26,9 +26,9 @@ from __future__ import annotations
 import mlx.core as mx
 
 from ... import _native
+from ..._tensor import Tensor
 from ...errors import ShapeError
 from ...function import op
-from ...tensor import Tensor
 
 __all__ = ["batch_norm"]
 TENSOR_METHODS: dict = {}
@@ -87,9 +87,10 @@ def _batch_norm_native(x, weight, bias, eps=1e-5, relu=False, stats=None, lib=No
     out, mean, var = lib.batch_norm_train(x, weight, bias, eps, relu)
     stats["mean"], stats["var"] = mean, var
 
+    relu_out = out if relu else None  # the closure keeps out only when fused with ReLU
+
     def backward(g):  # keeps x (and out when fused with ReLU)
-        dx, dw, db = lib.batch_norm_train_backward(g, x, out if relu else None, mean, var,
-                                                   weight, eps)
+        dx, dw, db = lib.batch_norm_train_backward(g, x, relu_out, mean, var, weight, eps)
         return dx, dw if weight is not None else None, db if bias is not None else None
 
     return out, backward
@@ -113,9 +114,11 @@ def _batch_norm_train(x, weight, bias, eps=1e-5, relu=False, stats=None):
     if stats is not None:
         stats["mean"], stats["var"] = mean.reshape(-1), var.reshape(-1)
 
+    relu_out = out if relu else None  # the closure keeps out only when fused with ReLU
+
     def backward(g):  # keeps x - mean, not x
-        if relu:
-            g = _relu_mask(out, g)
+        if relu_out is not None:
+            g = _relu_mask(relu_out, g)
         sg = _channel_sums(g, shape)
         sgx = _channel_sums(g * xc, shape) * r  # sum(g * xhat)
         # dx = scale*g - scale*sg/N - xc * scale*r*sgx/N
@@ -143,9 +146,11 @@ def _batch_norm_eval(x, weight, bias, running_mean=None, running_var=None, eps=1
         out = x * scale + shift
         out = mx.maximum(out, 0) if relu else out
 
+    relu_out = out if relu else None  # the closure keeps out only when fused with ReLU
+
     def backward(g):
-        if relu:
-            g = _relu_mask(out, g)
+        if relu_out is not None:
+            g = _relu_mask(relu_out, g)
         dx = g * scale
         dw = db = None
         if weight is not None:

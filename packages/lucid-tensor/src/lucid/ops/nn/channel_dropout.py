@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from ..._tensor import Tensor
 from ...errors import ArgumentError, DTypeError, ShapeError
 from ...function import op
-from ...tensor import Tensor
 
 
 @op("dropout2d")

@@ -38,9 +38,9 @@ from __future__ import annotations
 import mlx.core as mx
 
 from ... import _native, autograd
+from ..._tensor import Tensor
 from ...errors import ArgumentError, ArgumentTypeError, DTypeError, ShapeError
 from ...function import op
-from ...tensor import Tensor
 from . import shifted, winograd
 from ._windows import col2im, im2col, out_size, pair
 

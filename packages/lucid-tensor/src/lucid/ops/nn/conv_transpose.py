@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from ..._tensor import Tensor
 from ...errors import ArgumentTypeError, ShapeError
 from ...function import op
-from ...tensor import Tensor
 from ._windows import im2col, pair
 from .conv import check_dtypes, input_grad
 

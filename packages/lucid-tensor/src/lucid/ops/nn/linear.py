@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import mlx.core as mx
 
+from ..._tensor import Tensor
 from ...errors import ShapeError
 from ...function import op
-from ...tensor import Tensor
 
 
 @op("linear")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import mlx.core as mx
 import numpy as np
 
+from ..._tensor import Tensor
 from ...errors import ArgumentError, DTypeError, LucidIndexError, ShapeError
 from ...function import op
-from ...tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
 

@@ -15,9 +15,9 @@ import math
 
 import mlx.core as mx
 
+from ..._tensor import Tensor
 from ...errors import ShapeError
 from ...function import op
-from ...tensor import Tensor
 
 
 def _normalized(x2, eps):

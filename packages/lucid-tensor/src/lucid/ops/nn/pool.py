@@ -18,9 +18,9 @@ import mlx.core as mx
 import numpy as np
 
 from ... import _native
+from ..._tensor import Tensor
 from ...errors import ArgumentTypeError, LucidError, ShapeError
 from ...function import op
-from ...tensor import Tensor
 from ._windows import col2im, im2col, pad_or_crop, pair
 
 
