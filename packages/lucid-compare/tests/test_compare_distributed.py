@@ -154,3 +154,58 @@ def test_a_port_in_use_is_a_usage_error(tmp_path, capsys):
         assert main(["run", *SMALL, "--out", str(tmp_path / "out"), "--nproc", "2",
                      "--frameworks", "lucid", "--port", str(port)]) == 2
     assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
+
+
+def test_resume_continues_a_two_process_run(tmp_path):
+    """One epoch in 2 processes, then --resume to 2 epochs: the same run as 2 epochs in
+    one process."""
+    one = _run(tmp_path / "one", "--frameworks", "lucid", "--epochs", "2")["lucid"]
+    _run(tmp_path / "two", "--frameworks", "lucid", "--nproc", "2")
+    two = _run(tmp_path / "two", "--frameworks", "lucid", "--nproc", "2", "--epochs", "2",
+               "--resume")["lucid"]
+    assert [e["epoch"] for e in two["epochs"]] == [1, 2] and two["status"] == "finished"
+    np.testing.assert_allclose(two["batch_losses"], one["batch_losses"], rtol=1e-5, atol=1e-6)
+    assert two["epochs"][1]["batch_data_hash"] == one["epochs"][1]["batch_data_hash"]
+
+
+def test_scaling_runs_the_one_process_baseline_and_reports_it(tmp_path):
+    from lucid.compare.history import load_histories
+    from lucid.compare.scaling import scaling_section
+
+    main_run = _run(tmp_path, "--frameworks", "lucid", "--nproc", "2", "--scaling")["lucid"]
+    base = read_json(tmp_path / "scaling" / "history_lucid.json")
+    assert base["nproc"] == 1 and base["status"] == "finished"
+    assert base["environment"]["framework"]["threads"] == 2  # 2 ranks x 1 thread
+    rec = main_run["scaling_baseline"]
+    assert rec["threads"] == 2 and rec["batches_compared"] == 9
+    assert rec["max_batch_loss_diff"] < 1e-5
+    assert [e["epoch_time"] for e in rec["epochs"]] == [e["epoch_time"] for e in base["epochs"]]
+
+    lines = scaling_section(load_histories(tmp_path))
+    text = "\n".join(lines)
+    assert lines[0] == "## Scaling (2 processes)"
+    for row in ("| processes x threads each | 2 x 1 |", "| 1 process: processes x threads | 1 x 2 |",
+                "| communication share of training |", "| speed-up (2 processes vs 1) |"):
+        assert row in text, row
+    share = next(r for r in lines if r.startswith("| communication share"))
+    assert 0 < float(share.split("|")[2].strip().removesuffix(" %")) < 100
+
+
+def test_scaling_section_is_empty_for_one_process_and_says_when_no_baseline():
+    from lucid.compare.scaling import scaling_section
+
+    epoch = {"epoch": 1, "train_time": 2.0, "epoch_time": 2.5, "images_per_s": 100.0,
+             "grad_sync_time": 0.5, "metric_sync_time": 0.1}
+    h = {"framework": "torch", "role": "main", "seed_index": 0, "nproc": 2,
+         "environment": {"framework": {"threads": 1}}, "epochs": [epoch]}
+    assert scaling_section([{**h, "nproc": 1}]) == []
+    text = "\n".join(scaling_section({"primary": {"torch": h}}))
+    assert "| communication share of training | 25.0 % |" in text
+    assert "| gradient all-reduce per epoch | 0.500 s |" in text
+    assert "No 1-process baseline here" in text
+    h["scaling_baseline"] = {"threads": 2, "epochs": [{"epoch_time": 4.0, "train_time": 3.5}],
+                             "max_batch_loss_diff": 2e-7}
+    text = "\n".join(scaling_section([h]))
+    assert "| speed-up (2 processes vs 1) | 1.60x |" in text
+    assert "| efficiency (speed-up / processes) | 0.80 |" in text
+    assert "| largest batch-loss difference from 1 process | 2.0e-07 |" in text

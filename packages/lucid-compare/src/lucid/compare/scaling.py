@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 
+from . import conditions
+
 #: where ``--scaling`` writes the 1-process runs, inside the output folder
 FOLDER = "scaling"
 
@@ -42,6 +44,8 @@ def baseline_record(baseline: dict, main: dict | None = None) -> dict:
         "run": baseline.get("run"),
         "status": baseline.get("status"),
         "threads": _threads(baseline),
+        "unreliable": conditions.assess(baseline.get("framework"),
+                                        (baseline.get("environment") or {}).get("process")),
         "epochs": [{k: e.get(k) for k in ("epoch", "train_time", "eval_time", "epoch_time",
                                           "images_per_s")} for e in baseline.get("epochs", [])],
     }
@@ -91,6 +95,7 @@ def _column(h) -> dict:
         col["base_train"] = _mean(e.get("train_time") for e in base["epochs"])
         col["speedup"] = b_epoch / col["epoch"] if b_epoch and col["epoch"] else None
         col["diff"] = base.get("max_batch_loss_diff")
+        col["base_unreliable"] = base.get("unreliable") or []
     return col
 
 
@@ -118,6 +123,9 @@ def scaling_section(analysis_or_histories) -> list[str]:
             ("1 process: processes x threads", lambda c: c.get("base_layout", "-")),
             ("1 process: epoch time, mean", lambda c: _fmt(c.get("base_epoch"))),
             ("1 process: training time per epoch", lambda c: _fmt(c.get("base_train"))),
+            ("1 process: timing conditions", lambda c: "-" if "base_layout" not in c else (
+                "unreliable: " + "; ".join(c["base_unreliable"]) if c["base_unreliable"]
+                else "no concern")),
             (f"speed-up ({nproc} processes vs 1)", lambda c: _fmt(c.get("speedup"), ".2f", "x")),
             ("efficiency (speed-up / processes)", lambda c: _fmt(
                 None if c.get("speedup") is None else c["speedup"] / nproc, ".2f", "")),
@@ -141,6 +149,8 @@ def scaling_section(analysis_or_histories) -> list[str]:
                   "trains one as well and adds its times and the speed-up."]
     else:
         lines += ["", "The 1-process baseline has as many threads as all the ranks "
-                  "together, so both use the same cores; the batch-loss difference is "
+                  "together, so both use the same cores; its timing conditions are judged "
+                  "as the summary's (a machine busy with other work slows threads that "
+                  "wait for each other most). The batch-loss difference is "
                   "|a - b| / max(1, |b|) over every batch."]
     return lines + [""]

@@ -5,6 +5,13 @@ evaluates after each epoch, records everything in the history, writes the histor
 checkpoint (model + optimizer + scheduler) after each epoch, and stops a run whose loss
 becomes NaN or infinite. A ``KeyboardInterrupt`` propagates after the history is marked
 ``interrupted`` and written.
+
+When the backend is one rank of several (``--nproc``, ``backend.world > 1``), every rank
+iterates the same loaders and trains on its slice of each global batch (``ranks.shard``);
+each batch's loss and correct count, and the test sums, are added over the ranks, so the
+history is the one a single process would write. Each epoch's record adds ``nproc``,
+``grad_sync_time`` and ``metric_sync_time``. Ranks other than 0 pass ``None`` for the
+history and checkpoint files and write nothing.
 """
 
 from __future__ import annotations
