@@ -82,7 +82,8 @@ def test_two_processes_train_as_one(tmp_path, fw):
 
 
 def test_lucid_equals_torch_from_the_same_init_in_two_processes(tmp_path):
-    runs = _run(tmp_path, "--same-init", "--nproc", "2")
+    # without the trajectory check's five extra runs (each a torchrun or mlx.launch)
+    runs = _run(tmp_path, "--same-init", "--nproc", "2", "--trajectory-steps", "0")
     lucid, torch = runs["lucid"], runs["torch"]
     assert lucid["init"] == "torch" and lucid["nproc"] == torch["nproc"] == 2
     assert lucid["epochs"][0]["batch_data_hash"] == torch["epochs"][0]["batch_data_hash"]
@@ -127,7 +128,9 @@ def test_a_killed_rank_fails_the_run_naming_it(tmp_path, fw):
     assert proc.returncode == 1, err
     assert "rank 1 exited without finishing" in err, err
     assert not _alive(rank0)  # rank 0 did not outlive the run
-    assert read_json(tmp_path / "out" / f"history_{fw}.json")["status"] == "failed"
+    # what rank 0 finished is kept for --resume
+    history = read_json(tmp_path / "out" / f"history_{fw}.json")
+    assert history["status"] in ("failed", "interrupted") and history["epochs"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -209,3 +212,36 @@ def test_scaling_section_is_empty_for_one_process_and_says_when_no_baseline():
     assert "| speed-up (2 processes vs 1) | 1.60x |" in text
     assert "| efficiency (speed-up / processes) | 0.80 |" in text
     assert "| largest batch-loss difference from 1 process | 2.0e-07 |" in text
+
+
+def test_ctrl_c_interrupts_every_rank_and_resume_continues(tmp_path):
+    """SIGINT to the whole process group (Ctrl-C in a terminal) during a 2-process run:
+    exit 130, rank 0's history marked interrupted, and --resume finishes it."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "lucid.compare", "run", *SMALL, "--epochs", "200",
+           "--frameworks", "lucid", "--nproc", "2", "--out", str(out)]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            history = out / "history_lucid.json"
+            if history.exists() and read_json(history)["epochs"]:
+                break
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    history = read_json(out / "history_lucid.json")
+    assert history["status"] == "interrupted", history["message"]
+    done = len(history["epochs"])
+    assert done >= 1
+    resumed = _run(out, "--frameworks", "lucid", "--nproc", "2", "--epochs", str(done + 1),
+                   "--resume")["lucid"]
+    assert resumed["status"] == "finished" and len(resumed["epochs"]) == done + 1
+    # the finished epochs are kept as they were; the unfinished one is trained again
+    assert resumed["batch_losses"][:9 * done] == history["batch_losses"][:9 * done]

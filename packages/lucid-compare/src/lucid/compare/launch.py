@@ -11,7 +11,8 @@ Launchers do not always say that a rank failed (``mlx.launch`` exits 0 after pri
 records: a rank is lost when its process is gone and it wrote no result. The first rank
 lost names the failure; once one is lost the others get ``GRACE`` seconds to notice (a
 collective with a dead peer fails within seconds) and are then killed by PID, so a run
-never hangs on a dead rank.
+never hangs on a dead rank. A launcher still running ``GRACE`` seconds after all its
+ranks ended is killed too.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ class RankWatch:
                 self.lost.append(r)
 
     def _run(self) -> None:
-        first_loss = None
+        first_loss = all_ended = None
         while not self._done.wait(POLL):
             self._scan()
             if self.lost and first_loss is None:
@@ -175,6 +176,22 @@ class RankWatch:
             if first_loss is not None and time.monotonic() - first_loss > GRACE:
                 self.kill()
                 return
+            if all_ended is None and len(self.pids) == self.nproc and not any(
+                    _alive(p) for p in self.pids.values()):
+                all_ended = time.monotonic()
+            if all_ended is not None and time.monotonic() - all_ended > GRACE:
+                self.kill()  # every rank has ended, its launcher has not
+                return
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the ranks' processes to end (an interrupted
+        rank is writing its history), then kill those still running and the launcher
+        (``mlx.launch`` can hang on Ctrl-C after its ranks have ended)."""
+        end = time.monotonic() + timeout
+        self._scan()
+        while time.monotonic() < end and any(_alive(p) for p in self.pids.values()):
+            time.sleep(POLL)
+        self.kill()
 
     def kill(self) -> None:
         """Kill the ranks still running and the launcher, by PID."""
