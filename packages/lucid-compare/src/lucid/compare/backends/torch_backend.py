@@ -71,6 +71,10 @@ class TorchBackend(Backend):
             raise UsageError("--nproc > 1: PyTorch's MPS device has no collective backend; "
                              "use --torch-device cpu")
         cuda = self.device.type == "cuda"
+        if cuda and nproc > torch.cuda.device_count():
+            raise UsageError(f"--nproc {nproc}: PyTorch's NCCL needs a GPU per process and "
+                             f"this machine has {torch.cuda.device_count()}; use --nproc "
+                             f"{torch.cuda.device_count()} or --torch-device cpu")
         if cuda:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(self.device)
