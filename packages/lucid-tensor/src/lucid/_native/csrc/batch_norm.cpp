@@ -11,6 +11,7 @@
 // Inference: y = x scale + shift per channel [then ReLU].
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <vector>
 
 #include "ops.h"
@@ -164,21 +165,19 @@ void train_backward(const Dims& d, const float* g, const float* x, const float* 
   }
 }
 
-class BatchNorm : public mx::Primitive {
+class BatchNorm : public NativePrimitive<BatchNorm> {
  public:
   // has: which optional inputs are present (train: w, b; backward: y, w).
   BatchNorm(mx::Stream stream, BN kind, float eps, bool relu, bool has1, bool has2)
-      : mx::Primitive(stream), kind_(kind), eps_(eps), relu_(relu), has1_(has1), has2_(has2) {}
+      : NativePrimitive(stream, names[int(kind)]), kind_(kind), eps_(eps), relu_(relu),
+        has1_(has1), has2_(has2) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs,
                 std::vector<mx::array>& outputs) override {
     require_dense(inputs, name());
     allocate(outputs);
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    auto [in, out] = task_arrays(encoder, inputs, outputs);
-    encoder.dispatch([kind = kind_, eps = eps_, relu = relu_, has1 = has1_, has2 = has2_,
-                      in = std::move(in), out = std::move(out)]() mutable {
-      use_threads();
+    dispatch(inputs, outputs, [kind = kind_, eps = eps_, relu = relu_, has1 = has1_,
+                               has2 = has2_](Arrays& in, Arrays& out) {
       auto p = [&](size_t i) { return in[i].data<float>(); };
       auto q = [&](size_t i) { return out[i].data<float>(); };
       if (kind == BN::train) {
@@ -199,25 +198,11 @@ class BatchNorm : public mx::Primitive {
     });
   }
 
-  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
-    throw std::runtime_error("lucid native batch_norm has no GPU implementation");
-  }
-
-  const char* name() const override {
-    switch (kind_) {
-      case BN::train: return "LucidBatchNorm";
-      case BN::train_backward: return "LucidBatchNormBackward";
-      default: return "LucidBatchNormEval";
-    }
-  }
-
-  bool is_equivalent(const mx::Primitive& other) const override {
-    auto& o = static_cast<const BatchNorm&>(other);
-    return kind_ == o.kind_ && eps_ == o.eps_ && relu_ == o.relu_ && has1_ == o.has1_ &&
-           has2_ == o.has2_;
-  }
+  auto key() const { return std::tuple(kind_, eps_, relu_, has1_, has2_); }
 
  private:
+  static constexpr const char* names[] = {"LucidBatchNorm", "LucidBatchNormBackward",
+                                          "LucidBatchNormEval"};
   BN kind_;
   float eps_;
   bool relu_, has1_, has2_;

@@ -1,6 +1,6 @@
 // Shared helpers of Lucid's native CPU primitives: thread count, input checks, and the
-// pattern every primitive follows (allocate outputs in eval_cpu, run the kernel in a task
-// dispatched to the CPU stream's worker thread).
+// pattern every primitive follows (NativePrimitive: allocate outputs in eval_cpu, run the
+// kernel in a task dispatched to the CPU stream's worker thread).
 #pragma once
 
 #include <omp.h>
@@ -46,6 +46,8 @@ inline mx::array dense_f32(const mx::array& a, const char* op, mx::Stream s) {
   return mx::contiguous(a, false, s);
 }
 
+using Arrays = std::vector<mx::array>;
+
 // Give every output its own buffer (outputs never alias inputs here).
 inline void allocate(std::vector<mx::array>& outputs) {
   for (auto& o : outputs) o.set_data(mx::allocator::malloc(o.nbytes()));
@@ -72,6 +74,48 @@ inline TaskArrays task_arrays(mx::cpu::CommandEncoder& encoder,
   }
   return t;
 }
+
+// The base of every native primitive (CRTP: Derived is the primitive's own class). It runs on
+// the CPU only: the ops are recorded on the CPU stream (cpu_stream), so eval_gpu is never
+// reached. `name` is fixed at construction; two primitives are equivalent when their
+// Derived::key() (a tuple of everything that changes the result) are equal, and a Derived
+// without key() is never equivalent to another (MLX's default).
+template <class Derived>
+class NativePrimitive : public mx::Primitive {
+ public:
+  NativePrimitive(mx::Stream stream, const char* name) : mx::Primitive(stream), name_(name) {}
+
+  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
+    throw std::runtime_error(std::string(name_) + ": lucid native kernels have no GPU "
+                             "implementation");
+  }
+
+  const char* name() const override { return name_; }
+
+  bool is_equivalent(const mx::Primitive& other) const override {
+    if constexpr (requires(const Derived& d) { d.key(); })
+      return static_cast<const Derived&>(*this).key() == static_cast<const Derived&>(other).key();
+    else
+      return false;
+  }
+
+ protected:
+  // Runs task(Arrays& in, Arrays& out) on the CPU stream's worker thread, after use_threads();
+  // in and out are the weak copies of task_arrays. The outputs must have their buffers already.
+  template <class Task>
+  void dispatch(const std::vector<mx::array>& inputs, std::vector<mx::array>& outputs,
+                Task task) {
+    auto& encoder = mx::cpu::get_command_encoder(stream());
+    auto t = task_arrays(encoder, inputs, outputs);
+    encoder.dispatch([t = std::move(t), task = std::move(task)]() mutable {
+      use_threads();
+      task(t.in, t.out);
+    });
+  }
+
+ private:
+  const char* name_;
+};
 
 // Kernels read inputs through raw pointers: they must be dense row-major.
 inline void require_dense(const std::vector<mx::array>& inputs, const char* op) {

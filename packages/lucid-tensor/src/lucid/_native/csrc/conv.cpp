@@ -16,7 +16,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <tuple>
+#include <utility>
 
 #include "ops.h"
 
@@ -150,26 +152,27 @@ struct Binder {
   std::vector<std::pair<memory, memory>> outputs;  // (primitive's copy, API buffer)
   int slot = 1;
 
-  void input(int arg, const memory::desc& plain, const memory::desc& want, const mx::array& a) {
+  // Binds `arg` to the API buffer of `a` when the primitive's layout `want` is the API's
+  // `plain`; else to a scratch copy in `want`, returned with the API buffer (copy, user).
+  std::optional<std::pair<memory, memory>> bind(int arg, const memory::desc& plain,
+                                                const memory::desc& want, const mx::array& a) {
     memory user = wrap(plain, a);
     if (want == plain) {
       args.emplace(arg, user);
-      return;
+      return std::nullopt;
     }
     memory copy(want, engine(), scratch(want.get_size(), slot++));
-    dnnl::reorder(user, copy).execute(strm, user, copy);
     args.emplace(arg, copy);
+    return std::pair{copy, user};
+  }
+
+  void input(int arg, const memory::desc& plain, const memory::desc& want, const mx::array& a) {
+    if (auto c = bind(arg, plain, want, a)) dnnl::reorder(c->second, c->first).execute(
+        strm, c->second, c->first);
   }
 
   void output(int arg, const memory::desc& plain, const memory::desc& want, const mx::array& a) {
-    memory user = wrap(plain, a);
-    if (want == plain) {
-      args.emplace(arg, user);
-      return;
-    }
-    memory copy(want, engine(), scratch(want.get_size(), slot++));
-    args.emplace(arg, copy);
-    outputs.emplace_back(copy, user);
+    if (auto c = bind(arg, plain, want, a)) outputs.push_back(*c);
   }
 
   void run(dnnl::primitive& prim, size_t scratch_bytes) {
@@ -185,19 +188,16 @@ struct Binder {
 //   forward:          inputs (x, w[, b]) -> out
 //   backward_data:    inputs (g, w)      -> dx
 //   backward_weights: inputs (x, g)      -> dw[, db]
-class Conv2d : public mx::Primitive {
+class Conv2d : public NativePrimitive<Conv2d> {
  public:
   Conv2d(mx::Stream stream, ConvShape shape, Kind kind)
-      : mx::Primitive(stream), s_(shape), kind_(kind) {}
+      : NativePrimitive(stream, names[int(kind)]), s_(shape), kind_(kind) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs,
                 std::vector<mx::array>& outputs) override {
     require_dense(inputs, name());
     allocate(outputs);
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    auto [in, out] = task_arrays(encoder, inputs, outputs);
-    encoder.dispatch([s = s_, kind = kind_, in = std::move(in), out = std::move(out)]() {
-      use_threads();
+    dispatch(inputs, outputs, [s = s_, kind = kind_](Arrays& in, Arrays& out) {
       Plan plan = get(s, kind);
       auto& l = plan.layouts;
       dnnl::stream strm(engine());
@@ -221,24 +221,11 @@ class Conv2d : public mx::Primitive {
     });
   }
 
-  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
-    throw std::runtime_error("lucid native conv2d has no GPU implementation");
-  }
-
-  const char* name() const override {
-    switch (kind_) {
-      case Kind::forward: return "LucidConv2d";
-      case Kind::backward_data: return "LucidConv2dBackwardData";
-      default: return "LucidConv2dBackwardWeights";
-    }
-  }
-
-  bool is_equivalent(const mx::Primitive& other) const override {
-    auto& o = static_cast<const Conv2d&>(other);
-    return kind_ == o.kind_ && !(s_ < o.s_) && !(o.s_ < s_);
-  }
+  auto key() const { return std::tuple(kind_, s_.key()); }
 
  private:
+  static constexpr const char* names[] = {"LucidConv2d", "LucidConv2dBackwardData",
+                                          "LucidConv2dBackwardWeights"};
   ConvShape s_;
   Kind kind_;
 };

@@ -51,7 +51,8 @@ NB_MODULE(_lucid_native, m) {
         nb::arg("dilation"), "dL/dx of pool2d from g = dL/dout (and max's workspace).");
 
   m.def("relu", &relu, nb::arg("x"), "max(x, 0), multi-threaded.");
-  m.def("relu_backward", &relu_backward, nb::arg("g"), nb::arg("x"), "g [x > 0].");
+  m.def("relu_backward", &relu_backward, nb::arg("g"), nb::arg("out"),
+        "g [out > 0], out = relu(x) (out > 0 exactly where x > 0).");
   m.def("tanh", &lucid_native::tanh, nb::arg("x"), "tanh x, multi-threaded and vectorised.");
   m.def("tanh_backward", &tanh_backward, nb::arg("g"), nb::arg("out"), "g (1 - out^2).");
 

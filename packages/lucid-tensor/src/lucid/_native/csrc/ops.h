@@ -28,7 +28,7 @@ mx::array pool2d_backward(const mx::array& g, const mx::array& workspace, int al
                           Pair kernel, Pair stride, Pads pads, Pair dilation);
 
 mx::array relu(const mx::array& x);
-mx::array relu_backward(const mx::array& g, const mx::array& x);
+mx::array relu_backward(const mx::array& g, const mx::array& out);  // out: relu(x)
 mx::array tanh(const mx::array& x);
 mx::array tanh_backward(const mx::array& g, const mx::array& out);
 

@@ -141,13 +141,15 @@ void gather(const mx::array& a, float* dst) {
   }
 }
 
-class FusedUpdate : public mx::Primitive {
+// No key(): two updates are never equivalent (MLX's default).
+class FusedUpdate : public NativePrimitive<FusedUpdate> {
  public:
-  FusedUpdate(mx::Stream stream, Config c) : mx::Primitive(stream), c_(std::move(c)) {}
+  FusedUpdate(mx::Stream stream, Config c)
+      : NativePrimitive(stream, c.rule == Rule::adam ? "LucidAdamUpdate" : "LucidSgdUpdate"),
+        c_(std::move(c)) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs,
                 std::vector<mx::array>& outputs) override {
-    auto& encoder = mx::cpu::get_command_encoder(stream());
     // output k takes the buffer of input source(k) when nothing else holds that input
     for (size_t k = 0; k < outputs.size(); ++k) {
       size_t src = k == 0 ? 0 : k + 1;
@@ -159,13 +161,7 @@ class FusedUpdate : public mx::Primitive {
       else
         o.set_data(mx::allocator::malloc(o.nbytes()));
     }
-    for (auto& a : inputs) encoder.set_input_array(a);
-    for (auto& o : outputs) encoder.set_output_array(o);
-    std::vector<mx::array> in, out;
-    for (auto& a : inputs) in.push_back(mx::array::unsafe_weak_copy(a));
-    for (auto& o : outputs) out.push_back(mx::array::unsafe_weak_copy(o));
-    encoder.dispatch([c = c_, in = std::move(in), out = std::move(out)]() mutable {
-      use_threads();
+    dispatch(inputs, outputs, [c = c_](Arrays& in, Arrays& out) {
       const int64_t n = (int64_t)out[0].size();
       std::vector<std::vector<float>> copies;
       std::vector<const float*> ip;
@@ -188,14 +184,6 @@ class FusedUpdate : public mx::Primitive {
       for (int64_t b = 0; b < blocks; ++b)
         kernel(s, ip.data(), op.data(), b * block, std::min(n, (b + 1) * block));
     });
-  }
-
-  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
-    throw std::runtime_error("lucid native optimizer updates have no GPU implementation");
-  }
-
-  const char* name() const override {
-    return c_.rule == Rule::adam ? "LucidAdamUpdate" : "LucidSgdUpdate";
   }
 
  private:

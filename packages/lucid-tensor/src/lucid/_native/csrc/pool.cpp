@@ -100,20 +100,18 @@ void add_scratchpad(std::unordered_map<int, memory>& args, size_t bytes) {
 }
 
 // forward: (x) -> (out, workspace);  backward: (g[, workspace]) -> dx
-class Pool2d : public mx::Primitive {
+class Pool2d : public NativePrimitive<Pool2d> {
  public:
   Pool2d(mx::Stream stream, PoolShape shape, bool backward)
-      : mx::Primitive(stream), s_(shape), backward_(backward) {}
+      : NativePrimitive(stream, backward ? "LucidPool2dBackward" : "LucidPool2d"),
+        s_(shape), backward_(backward) {}
 
   void eval_cpu(const std::vector<mx::array>& inputs,
                 std::vector<mx::array>& outputs) override {
     for (auto& a : inputs)
       if (!a.flags().row_contiguous) throw std::runtime_error("pool2d: expected dense inputs");
     allocate(outputs);
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    auto [in, out] = task_arrays(encoder, inputs, outputs);
-    encoder.dispatch([s = s_, backward = backward_, in = std::move(in), out = std::move(out)]() {
-      use_threads();
+    dispatch(inputs, outputs, [s = s_, backward = backward_](Arrays& in, Arrays& out) {
       auto p = primitives(s, backward);
       dnnl::stream strm(engine());
       if (!backward) {
@@ -133,18 +131,7 @@ class Pool2d : public mx::Primitive {
     });
   }
 
-  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
-    throw std::runtime_error("lucid native pool2d has no GPU implementation");
-  }
-
-  const char* name() const override {
-    return backward_ ? "LucidPool2dBackward" : "LucidPool2d";
-  }
-
-  bool is_equivalent(const mx::Primitive& other) const override {
-    auto& o = static_cast<const Pool2d&>(other);
-    return backward_ == o.backward_ && !(s_ < o.s_) && !(o.s_ < s_);
-  }
+  auto key() const { return std::tuple(backward_, s_.key()); }
 
  private:
   PoolShape s_;

@@ -1,7 +1,7 @@
 // ReLU and tanh, forward and backward, as MLX primitives running OpenMP loops that the
 // compiler vectorises (MLX's own CPU elementwise ops run on one thread without SIMD here).
 //
-//   relu: out = max(x, 0),   dx = g [x > 0]
+//   relu: out = max(x, 0),   dx = g [out > 0]   (out > 0 exactly where x > 0)
 //   tanh: out = tanh x,      dx = g (1 - out^2)
 //
 // tanh uses the rational approximation of Eigen's fast tanh (odd degree-13 numerator over an
@@ -47,7 +47,7 @@ void run(Unary kind, const float* a, const float* b, float* out, int64_t n) {
 #pragma omp simd
         for (int64_t i = lo; i < hi; ++i) out[i] = std::max(a[i], 0.0f);
         break;
-      case Unary::relu_backward:  // a = g, b = x
+      case Unary::relu_backward:  // a = g, b = out
 #pragma omp simd
         for (int64_t i = lo; i < hi; ++i) out[i] = b[i] > 0 ? a[i] : 0.0f;
         break;
@@ -63,44 +63,28 @@ void run(Unary kind, const float* a, const float* b, float* out, int64_t n) {
   }
 }
 
-class UnaryOp : public mx::Primitive {
+class UnaryOp : public NativePrimitive<UnaryOp> {
  public:
-  UnaryOp(mx::Stream stream, Unary kind) : mx::Primitive(stream), kind_(kind) {}
+  UnaryOp(mx::Stream stream, Unary kind)
+      : NativePrimitive(stream, names[int(kind)]), kind_(kind) {}
 
+  // inputs (a[, b]) -> out
   void eval_cpu(const std::vector<mx::array>& inputs,
                 std::vector<mx::array>& outputs) override {
     require_dense(inputs, name());
     allocate(outputs);
-    auto& encoder = mx::cpu::get_command_encoder(stream());
-    for (auto& a : inputs) encoder.set_input_array(a);
-    encoder.set_output_array(outputs[0]);
-    auto a = mx::array::unsafe_weak_copy(inputs[0]);
-    auto b = mx::array::unsafe_weak_copy(inputs.size() > 1 ? inputs[1] : inputs[0]);
-    auto out = mx::array::unsafe_weak_copy(outputs[0]);
-    encoder.dispatch([kind = kind_, a, b, out]() mutable {
-      use_threads();
-      run(kind, a.data<float>(), b.data<float>(), out.data<float>(), (int64_t)out.size());
+    dispatch(inputs, outputs, [kind = kind_](Arrays& in, Arrays& out) {
+      auto& b = in.size() > 1 ? in[1] : in[0];
+      run(kind, in[0].data<float>(), b.data<float>(),
+          out[0].data<float>(), (int64_t)out[0].size());
     });
   }
 
-  void eval_gpu(const std::vector<mx::array>&, std::vector<mx::array>&) override {
-    throw std::runtime_error("lucid native unary ops have no GPU implementation");
-  }
-
-  const char* name() const override {
-    switch (kind_) {
-      case Unary::relu: return "LucidRelu";
-      case Unary::relu_backward: return "LucidReluBackward";
-      case Unary::tanh: return "LucidTanh";
-      default: return "LucidTanhBackward";
-    }
-  }
-
-  bool is_equivalent(const mx::Primitive& other) const override {
-    return kind_ == static_cast<const UnaryOp&>(other).kind_;
-  }
+  auto key() const { return std::tuple(kind_); }
 
  private:
+  static constexpr const char* names[] = {"LucidRelu", "LucidReluBackward", "LucidTanh",
+                                          "LucidTanhBackward"};
   Unary kind_;
 };
 
@@ -118,8 +102,8 @@ mx::array apply(Unary kind, const char* op, std::vector<mx::array> inputs) {
 }  // namespace
 
 mx::array relu(const mx::array& x) { return apply(Unary::relu, "relu", {x}); }
-mx::array relu_backward(const mx::array& g, const mx::array& x) {
-  return apply(Unary::relu_backward, "relu_backward", {g, x});
+mx::array relu_backward(const mx::array& g, const mx::array& out) {
+  return apply(Unary::relu_backward, "relu_backward", {g, out});
 }
 mx::array tanh(const mx::array& x) { return apply(Unary::tanh, "tanh", {x}); }
 mx::array tanh_backward(const mx::array& g, const mx::array& out) {
