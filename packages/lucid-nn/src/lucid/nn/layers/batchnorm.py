@@ -27,7 +27,8 @@ class _BatchNorm(_NormBase):
             raise ShapeError(f"{type(self).__name__}: input has {x.shape[1]} channels "
                              f"(shape {x.shape}), expected {self.num_features}")
 
-    def forward(self, x):
+    def forward(self, x, *, relu: bool = False):
+        """``relu=True`` returns ``relu(batch_norm(x))`` as one fused op (the same values)."""
         self._check_input(x)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
@@ -39,7 +40,7 @@ class _BatchNorm(_NormBase):
         keep = not self.training or self.track_running_stats
         return F.batch_norm(x, self.running_mean if keep else None,
                             self.running_var if keep else None, self.weight, self.bias,
-                            use_batch, factor, self.eps)
+                            use_batch, factor, self.eps, relu=relu)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
