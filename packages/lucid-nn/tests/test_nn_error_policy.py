@@ -11,6 +11,7 @@ import lucid.nn as nn
 import lucid.nn.functional as F
 import pytest
 from lucid.nn import init
+from lucid.testing import assert_error_policy, error_policy_cases
 
 POLICY = {
     "axis or index out of range": (lucid.LucidIndexError, IndexError, [
@@ -65,17 +66,9 @@ POLICY = {
     ]),
 }
 
-CASES = [(row, typ, builtin, name, call)
-         for row, (typ, builtin, calls) in POLICY.items() for name, call in calls]
-
-
-@pytest.mark.parametrize("row, typ, builtin, name, call", CASES,
-                         ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(CASES)])
-def test_each_mistake_raises_its_type(row, typ, builtin, name, call):
-    with pytest.raises(typ, match=name) as info:
-        call()
-    assert isinstance(info.value, lucid.LucidError)
-    assert isinstance(info.value, builtin)
+@pytest.mark.parametrize("case", error_policy_cases(POLICY), ids=str)
+def test_each_mistake_raises_its_type(case):
+    assert_error_policy(case)
 
 
 def test_unflatten_reads_negative_dims_as_pytorch():

@@ -6,6 +6,7 @@ import lucid
 import pytest
 from lucid import creation, errors, serialization
 from lucid.ops import arithmetic
+from lucid.testing import assert_error_policy, error_policy_cases
 
 
 def _x():
@@ -99,17 +100,36 @@ POLICY = {
 }
 
 
-CASES = [(row, typ, builtin, name, call)
-         for row, (typ, builtin, calls) in POLICY.items() for name, call in calls]
+@pytest.mark.parametrize("case", error_policy_cases(POLICY), ids=str)
+def test_each_mistake_raises_its_type(case):
+    assert_error_policy(case)
 
 
-@pytest.mark.parametrize("row, typ, builtin, name, call", CASES,
-                         ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(CASES)])
-def test_each_mistake_raises_its_type(row, typ, builtin, name, call):
-    with pytest.raises(typ, match=name) as info:
-        call()
-    assert isinstance(info.value, lucid.LucidError)
-    assert isinstance(info.value, builtin)
+def _case(error, builtin, name, call):
+    return error_policy_cases({"row": (error, builtin, [(name, call)])})[0]
+
+
+def _raise(err):
+    def call():
+        raise err
+    return call
+
+
+def test_the_policy_check_fails_on_each_kind_of_miss():
+    assert_error_policy(_case(lucid.ShapeError, ValueError, "reshape", lambda: _x().reshape(7)))
+    misses = {
+        "nothing was raised": _case(lucid.ShapeError, ValueError, "f", lambda: None),
+        "not both a LucidError": _case(ValueError, ValueError, "f", _raise(ValueError("f"))),
+        "not both a LucidError and a TypeError": _case(
+            lucid.ShapeError, TypeError, "f", _raise(lucid.ShapeError("f"))),
+        "does not name 'g'": _case(lucid.ShapeError, ValueError, "g", _raise(
+            lucid.ShapeError("f"))),
+    }
+    for says, case in misses.items():
+        with pytest.raises(AssertionError, match=says):
+            assert_error_policy(case)
+    with pytest.raises(KeyError):  # another type propagates
+        assert_error_policy(_case(lucid.ShapeError, ValueError, "f", _raise(KeyError("f"))))
 
 
 @pytest.mark.parametrize("typ, builtin", [
