@@ -245,3 +245,18 @@ def test_ctrl_c_interrupts_every_rank_and_resume_continues(tmp_path):
     assert resumed["status"] == "finished" and len(resumed["epochs"]) == done + 1
     # the finished epochs are kept as they were; the unfinished one is trained again
     assert resumed["batch_losses"][:9 * done] == history["batch_losses"][:9 * done]
+
+
+@pytest.mark.parametrize("fw, missing, message", [
+    ("lucid", "mlx_launcher", "--nproc needs MLX's launcher `mlx.launch`"),
+    ("torch", "_torchrun_available", "--nproc needs PyTorch's launcher"),
+])
+def test_a_missing_launcher_is_a_usage_error(tmp_path, capsys, monkeypatch, fw, missing,
+                                             message):
+    from lucid.compare import launch
+
+    monkeypatch.setattr(launch, missing, lambda: None)
+    assert main(["run", *SMALL, "--out", str(tmp_path / "out"), "--nproc", "2",
+                 "--frameworks", fw]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before the output folder is touched
