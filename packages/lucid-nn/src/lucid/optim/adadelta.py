@@ -32,10 +32,7 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults, compile=compile)
 
     def init_single(self, p, state: dict, group: dict) -> None:
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = self._zeros(p)
-            state["acc_delta"] = self._zeros(p)
+        self._init_state(p, state, ("square_avg", "acc_delta"))
 
     def plan_single(self, group: dict, state: dict) -> tuple:
         rho, wd = group["rho"], group["weight_decay"]

@@ -40,22 +40,19 @@ class Adam(Optimizer):
         super().__init__(params, defaults, compile=compile)
 
     def init_single(self, p, state: dict, group: dict) -> None:
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = self._zeros(p)
-            state["exp_avg_sq"] = self._zeros(p)
-        if group["amsgrad"] and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = self._zeros(p)
+        self._init_state(p, state, self._keys(group))
+
+    @staticmethod
+    def _keys(group: dict) -> tuple:
+        return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
 
     def plan_single(self, group: dict, state: dict) -> tuple:
         lr, (beta1, beta2), wd, t = group["lr"], group["betas"], group["weight_decay"], state["step"]
-        amsgrad = group["amsgrad"]
         flags = dict(weight_decay=wd != 0, decoupled=group["decoupled_weight_decay"],
-                     maximize=group["maximize"], amsgrad=amsgrad)
-        keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if amsgrad else ("exp_avg", "exp_avg_sq")
+                     maximize=group["maximize"], amsgrad=group["amsgrad"])
         scalars = (lr / (1 - beta1**t), math.sqrt(1 - beta2**t), 1 - beta1, beta2, 1 - beta2,
                    group["eps"], wd, 1 - lr * wd)
-        return flags, keys, scalars
+        return flags, self._keys(group), scalars
 
     @staticmethod
     def native_single(lib, p, g, state, hyper, *, scalars, weight_decay, decoupled, maximize,

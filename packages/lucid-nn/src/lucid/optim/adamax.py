@@ -33,10 +33,7 @@ class Adamax(Optimizer):
         super().__init__(params, defaults, compile=compile)
 
     def init_single(self, p, state: dict, group: dict) -> None:
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = self._zeros(p)
-            state["exp_inf"] = self._zeros(p)
+        self._init_state(p, state, ("exp_avg", "exp_inf"))
 
     def plan_single(self, group: dict, state: dict) -> tuple:
         (beta1, beta2), wd = group["betas"], group["weight_decay"]

@@ -334,6 +334,17 @@ class Optimizer:
         data = mx.zeros_like(p._data) if value == 0 else mx.full(p._data.shape, value, p.dtype)
         return Tensor._wrap(data, p.device)
 
+    @classmethod
+    def _init_state(cls, p: Tensor, state: dict, keys: tuple, value: float = 0.0) -> None:
+        """The usual ``init_single``: ``step`` = 0 the first time, and an array like ``p``
+        filled with ``value`` for each of ``keys`` that ``state`` lacks (all of them the first
+        time; later those an option switched on since has added, e.g. AMSGrad's maximum)."""
+        if not state:
+            state["step"] = 0
+        for key in keys:
+            if key not in state:
+                state[key] = cls._zeros(p, value)
+
     # ----- state dicts --------------------------------------------------------------
     def state_dict(self) -> dict:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``.

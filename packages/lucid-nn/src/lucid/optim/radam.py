@@ -40,10 +40,7 @@ class RAdam(Optimizer):
         super().__init__(params, defaults, compile=compile)
 
     def init_single(self, p, state: dict, group: dict) -> None:
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = self._zeros(p)
-            state["exp_avg_sq"] = self._zeros(p)
+        self._init_state(p, state, ("exp_avg", "exp_avg_sq"))
 
     def plan_single(self, group: dict, state: dict) -> tuple:
         lr, (beta1, beta2), wd, t = group["lr"], group["betas"], group["weight_decay"], state["step"]

@@ -36,12 +36,7 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults, compile=compile)
 
     def init_single(self, p, state: dict, group: dict) -> None:
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = self._zeros(p)
-        for key in self._keys(group)[1:]:
-            if key not in state:
-                state[key] = self._zeros(p)
+        self._init_state(p, state, self._keys(group))
 
     @staticmethod
     def _keys(group: dict) -> tuple:
