@@ -175,20 +175,23 @@ def lerp_(self, end, weight):
 
 
 # ----- elementwise: self = f(self) ---------------------------------------------------
-def _unary(name, fn):
+def _unary(fn):
+    """The in-place method of the op ``fn``, named as in PyTorch: ``fn``'s name + "_"."""
+    name = f"{fn.op_name}_"
+
     def method(self):
         return _apply(self, name, lambda: fn(self))
 
     method.__name__ = name
-    method.__doc__ = f"self = {name[:-1]}(self), in place."
+    method.__doc__ = f"self = {fn.op_name}(self), in place."
     return method
 
 
-neg_ = _unary("neg_", arithmetic.neg)
-abs_ = _unary("abs_", elementwise.abs)
-exp_ = _unary("exp_", elementwise.exp)
-log_ = _unary("log_", elementwise.log)
-sqrt_ = _unary("sqrt_", elementwise.sqrt)
+neg_ = _unary(arithmetic.neg)
+abs_ = _unary(elementwise.abs)
+exp_ = _unary(elementwise.exp)
+log_ = _unary(elementwise.log)
+sqrt_ = _unary(elementwise.sqrt)
 
 
 def clamp_(self, min=None, max=None):  # noqa: A002 - PyTorch's names
