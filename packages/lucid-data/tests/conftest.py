@@ -4,6 +4,7 @@ never touch the user's cache: ``LUCID_DATA_HOME`` is a fresh temporary folder pe
 import socket
 
 import pytest
+from lucid.datasets import cifar as cifar_mod
 
 _LOCAL = {"127.0.0.1", "::1", "localhost"}
 
@@ -30,3 +31,17 @@ def _loopback_only(monkeypatch):
 @pytest.fixture(autouse=True)
 def _private_data_home(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("LUCID_DATA_HOME", str(tmp_path_factory.mktemp("lucid-data-home")))
+
+
+@pytest.fixture
+def count_cifar_parses(monkeypatch):
+    """The folders CIFAR-10 is parsed from during the test (a cache hit parses none)."""
+    calls = []
+    real = cifar_mod.CifarSpec.parse
+
+    def spy(self, folder):
+        calls.append(folder)
+        return real(self, folder)
+
+    monkeypatch.setattr(cifar_mod.CifarSpec, "parse", spy)
+    return calls

@@ -13,22 +13,8 @@ from lucid.datasets import (
     read_cache,
     write_cache,
 )
-from lucid.datasets import cifar as cifar_mod
 from lucid.datasets import mnist as mnist_mod
 from lucid.datasets.pipeline import default_cache_dir
-
-
-@pytest.fixture
-def count_cifar_parses(monkeypatch):
-    calls = []
-    real = cifar_mod.CifarSpec.parse
-
-    def spy(self, folder):
-        calls.append(folder)
-        return real(self, folder)
-
-    monkeypatch.setattr(cifar_mod.CifarSpec, "parse", spy)
-    return calls
 
 
 def _no_tmp_files(folder):

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from data_testutil import make_cifar_dir
 from lucid.datasets import CIFAR10_MEAN, CIFAR10_STD, DatasetNotFoundError, get_cifar10_numpy
-from lucid.datasets import cifar as cifar_mod
 from lucid.datasets.pipeline import default_cache_dir, folder_key
 
 FIXTURE = Path(__file__).with_name("fixtures") / "cifar-10-tiny-python.tar.gz"
@@ -50,19 +49,6 @@ def real_cifar(tmp_path):
     _set_writable(root, False)
     yield root
     _set_writable(root, True)
-
-
-@pytest.fixture
-def count_parses(monkeypatch):
-    calls = []
-    real = cifar_mod.CifarSpec.parse
-
-    def spy(self, folder):
-        calls.append(folder)
-        return real(self, folder)
-
-    monkeypatch.setattr(cifar_mod.CifarSpec, "parse", spy)
-    return calls
 
 
 def test_uint8_cache_under_data_home_and_nothing_in_the_data_folder(real_cifar, capsys):
@@ -101,13 +87,13 @@ def test_float_images_are_the_uint8_cache_normalised_bit_for_bit(real_cifar):
     assert np.array_equal(unit, raw[0].astype(np.float32) / np.float32(255))
 
 
-def test_two_data_folders_never_share_a_cache(tmp_path, count_parses):
+def test_two_data_folders_never_share_a_cache(tmp_path, count_cifar_parses):
     a = make_cifar_dir(tmp_path / "a", seed=1)
     b = make_cifar_dir(tmp_path / "b", seed=2)
     for root, ref in ((tmp_path / "a", a), (tmp_path / "b", b), (tmp_path / "a", a)):
         x = get_cifar10_numpy(root, raw=True, download=False)[0]
         np.testing.assert_array_equal(x, ref["x_train"])
-    assert len(count_parses) == 2  # the third load reused a's cache
+    assert len(count_cifar_parses) == 2  # the third load reused a's cache
     assert default_cache_dir("cifar10", tmp_path / "a") != default_cache_dir("cifar10", tmp_path / "b")
     assert len(list(_home().glob("cifar10-*"))) == 2
     # the key names the folder, however it is spelled
@@ -116,23 +102,23 @@ def test_two_data_folders_never_share_a_cache(tmp_path, count_parses):
     assert folder_key(tmp_path / "link") == folder_key(tmp_path / "a")
 
 
-def test_a_cache_dir_given_for_two_folders_never_mixes_them(tmp_path, count_parses):
+def test_a_cache_dir_given_for_two_folders_never_mixes_them(tmp_path, count_cifar_parses):
     a = make_cifar_dir(tmp_path / "a", seed=1)
     b = make_cifar_dir(tmp_path / "b", seed=2)
     shared = tmp_path / "shared-cache"
     for root, ref in ((tmp_path / "a", a), (tmp_path / "b", b)):
         x = get_cifar10_numpy(root, raw=True, download=False, cache_dir=shared)[0]
         np.testing.assert_array_equal(x, ref["x_train"])
-    assert len(count_parses) == 2  # another data folder: rebuilt, never a's arrays
+    assert len(count_cifar_parses) == 2  # another data folder: rebuilt, never a's arrays
 
 
-def test_data_in_the_cache_root_itself(count_parses):
+def test_data_in_the_cache_root_itself(count_cifar_parses):
     ref = make_cifar_dir(_home())
     x = get_cifar10_numpy(download=False, raw=True)[0]
     np.testing.assert_array_equal(x, ref["x_train"])
     assert (_home() / f"cifar10-{folder_key(_home())}" / "cifar10-uint8.json").is_file()
     get_cifar10_numpy(download=False)
-    assert len(count_parses) == 1
+    assert len(count_cifar_parses) == 1
 
 
 def test_missing_data_leaves_no_cache_folder(tmp_path, capsys):
