@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from lucid import serialization
 from lucid.errors import CheckpointError
+from test_tensor_serialization import _assert_failed_save_keeps_the_old_file, _failing_save
 
 
 def _write(path, header, arrays=None):
@@ -127,22 +128,12 @@ def test_self_referencing_object_cannot_be_saved(tmp_path):
 
 # ----- saves that cannot be written ---------------------------------------------------
 def test_mlx_write_failure_is_a_checkpoint_error_and_keeps_the_old_file(tmp_path, monkeypatch):
-    path = tmp_path / "ckpt.safetensors"
-    lucid.save({"x": lucid.ones(3)}, path)
-    before = path.read_bytes()
-
-    def full_disk(file, arrays, metadata=None):
-        with open(file, "wb") as f:
-            f.write(b"\x10\x00")
-        raise RuntimeError("[save_safetensors] Failed to write: No space left on device")
-
-    monkeypatch.setattr(serialization.mx, "save_safetensors", full_disk)
-    with pytest.raises(serialization.CheckpointWriteError, match="ckpt.safetensors.*No space"):
-        lucid.save({"x": lucid.zeros(3)}, path)
+    full_disk = _failing_save(b"\x10\x00", RuntimeError(
+        "[save_safetensors] Failed to write: No space left on device"))
+    _assert_failed_save_keeps_the_old_file(tmp_path, monkeypatch, full_disk,
+                                           serialization.CheckpointWriteError,
+                                           "ckpt.safetensors.*No space")
     assert issubclass(serialization.CheckpointWriteError, (CheckpointError, OSError))
-    monkeypatch.undo()
-    assert path.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["ckpt.safetensors"]
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,

@@ -193,22 +193,37 @@ class Unpicklable:
     pass
 
 
-def test_failure_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
+def _failing_save(written: bytes, error: Exception):
+    """A stand-in for ``mx.save_safetensors`` that writes ``written`` (the start of a file)
+    into its target, then raises ``error``."""
+
+    def save(file, arrays, metadata=None):
+        with open(file, "wb") as f:
+            f.write(written)
+        raise error
+
+    return save
+
+
+def _assert_failed_save_keeps_the_old_file(tmp_path, monkeypatch, save, raises, match):
+    """Saving over ``ckpt.safetensors`` through the failing ``save`` raises ``raises``
+    (matching ``match``) and leaves the old file as it was, and nothing else, in the folder."""
     path = tmp_path / "ckpt.safetensors"
     lucid.save({"x": lucid.ones(3)}, path)
     before = path.read_bytes()
-
-    def failing_write(file, arrays, metadata=None):
-        with open(file, "wb") as f:
-            f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"partial")  # half a header
-        raise OSError("disk full")
-
-    monkeypatch.setattr(serialization.mx, "save_safetensors", failing_write)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(serialization.mx, "save_safetensors", save)
+    with pytest.raises(raises, match=match):
         lucid.save({"x": lucid.zeros(3)}, path)
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["ckpt.safetensors"]
+
+
+def test_failure_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
+    failing_write = _failing_save(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"partial",  # half a header
+                                  OSError("disk full"))
+    _assert_failed_save_keeps_the_old_file(tmp_path, monkeypatch, failing_write, OSError,
+                                           "disk full")
     lucid.save({"y": lucid.zeros(1)}, tmp_path / "new.safetensors")  # a fresh path works too
     with monkeypatch.context() as m:
         m.setattr(serialization.mx, "save_safetensors", failing_write)
