@@ -253,15 +253,22 @@ void check_ndim(const mx::array& a, int ndim, const char* what, const char* op) 
                                 std::to_string(ndim) + "-D");
 }
 
+// The two 4-D arguments of an op, checked (ranks first), as dense float32 arrays.
+std::pair<mx::array, mx::array> dense_4d(const char* op, mx::Stream st, const mx::array& a,
+                                         const char* a_is, const mx::array& b,
+                                         const char* b_is) {
+  check_ndim(a, 4, a_is, op);
+  check_ndim(b, 4, b_is, op);
+  return {dense_f32(a, op, st), dense_f32(b, op, st)};
+}
+
 }  // namespace
 
 mx::array conv2d(const mx::array& x_, const mx::array& w_, std::optional<mx::array> b_,
                  Pair stride, Pads pads, Pair dilation, int groups) {
   const char* op = "conv2d";
   auto st = cpu_stream(op);
-  check_ndim(x_, 4, "input", op);
-  check_ndim(w_, 4, "weight", op);
-  auto x = dense_f32(x_, op, st), w = dense_f32(w_, op, st);
+  auto [x, w] = dense_4d(op, st, x_, "input", w_, "weight");
   auto s = make_shape(x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(2),
                       w.shape(3), stride, pads, dilation, groups, b_.has_value(), op);
   if (w.shape(1) * groups != x.shape(1))
@@ -277,9 +284,7 @@ mx::array conv2d_backward_data(const mx::array& g_, const mx::array& w_, Pair in
                                Pair stride, Pads pads, Pair dilation, int groups) {
   const char* op = "conv2d_backward_data";
   auto st = cpu_stream(op);
-  check_ndim(g_, 4, "gradient", op);
-  check_ndim(w_, 4, "weight", op);
-  auto g = dense_f32(g_, op, st), w = dense_f32(w_, op, st);
+  auto [g, w] = dense_4d(op, st, g_, "gradient", w_, "weight");
   auto s = make_shape(g.shape(0), w.shape(1) * groups, in_hw[0], in_hw[1], w.shape(0),
                       w.shape(2), w.shape(3), stride, pads, dilation, groups, false, op);
   if (s.ho != g.shape(2) || s.wo != g.shape(3) || g.shape(1) != s.o)
@@ -294,9 +299,7 @@ std::tuple<mx::array, mx::array> conv2d_backward_weights(
     Pair dilation, int groups) {
   const char* op = "conv2d_backward_weights";
   auto st = cpu_stream(op);
-  check_ndim(x_, 4, "input", op);
-  check_ndim(g_, 4, "gradient", op);
-  auto x = dense_f32(x_, op, st), g = dense_f32(g_, op, st);
+  auto [x, g] = dense_4d(op, st, x_, "input", g_, "gradient");
   auto s = make_shape(x.shape(0), x.shape(1), x.shape(2), x.shape(3), g.shape(1), kernel[0],
                       kernel[1], stride, pads, dilation, groups, true, op);
   if (s.ho != g.shape(2) || s.wo != g.shape(3) || g.shape(0) != s.n)
