@@ -27,9 +27,11 @@ TORCH = ["torch>=2.4", "torchvision>=0.19"]
 BOTH_PATHS = [
     "packages/lucid-tensor/tests/test_tensor_conv.py",
     "packages/lucid-tensor/tests/test_tensor_elementwise.py",
+    "packages/lucid-tensor/tests/test_tensor_add_relu.py",
     "packages/lucid-tensor/tests/test_tensor_pool.py",
     "packages/lucid-nn/tests/test_nn_norm.py",
     "packages/lucid-nn/tests/test_models_parity.py",
+    "packages/lucid-nn/tests/test_models_bn_relu.py",
 ]
 
 

@@ -183,6 +183,15 @@ def test_assess_reasons():
     assert assess("torch", _process("torch", others_cpu_per_wall=2.3)) == [
         "other processes kept 2.30 of the 4 usable CPUs busy during its training, with 2 "
         "thread(s) of its own"]
+    # a --nproc run: its other ranks' threads are its own, not other processes'
+    two = {"threads": 1, "nproc": 2}
+    assert assess("torch", _process("torch", others_cpu_per_wall=3.2, **two)) == []
+    assert assess("torch", _process("torch", others_cpu_per_wall=3.3, **two)) == [
+        "other processes kept 3.30 of the 4 usable CPUs busy during its training, with 1 "
+        "thread(s) of its own in each of its 2 processes"]
+    assert assess("torch", _process("torch", loadavg_start=[2.4, 0, 0], **two)) == []
+    assert "load average 2.60" in assess("torch", _process("torch", loadavg_start=[2.6, 0, 0],
+                                                           **two))[0]
     starved = _process("torch", cpu_s=4.0, cpu_per_wall=0.4)
     assert assess("torch", starved) == ["CPU-to-wall ratio 0.40: it got less than half a CPU"]
 

@@ -5,7 +5,7 @@ import lucid
 import lucid.nn as nn
 import numpy as np
 import pytest
-from lucid.models.resnet import bn_relu
+from lucid.models.resnet import bn_relu, residual_relu
 
 
 def _pair(training: bool):
@@ -48,3 +48,18 @@ def test_a_hook_or_replaced_forward_sees_the_relu_call():
     bn.register_forward_pre_hook(lambda m, inp: seen.append("bn"))
     bn_relu(bn, relu, x)
     assert seen[-1] == "bn"
+
+
+def test_residual_relu_fuses_unless_watched():
+    rng = np.random.default_rng(2)
+    a = lucid.tensor(rng.standard_normal((2, 3, 4, 4)).astype(np.float32), requires_grad=True)
+    b = lucid.tensor(rng.standard_normal((2, 3, 4, 4)).astype(np.float32), requires_grad=True)
+    relu = nn.ReLU()
+    y = residual_relu(a, b, relu)
+    assert y._node.name == "add_relu"
+    np.testing.assert_array_equal(y.numpy(), np.maximum(a.numpy() + b.numpy(), 0))
+    seen = []
+    relu.register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+    y = residual_relu(a, b, relu)
+    assert y._node.name == "relu" and len(seen) == 1
+    np.testing.assert_array_equal(seen[0].numpy(), (a + b).numpy())

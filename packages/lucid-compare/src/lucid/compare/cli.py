@@ -123,12 +123,24 @@ def _add_run_flags(p) -> None:
                    help="download missing data (off by default: runs stay offline)")
     r.add_argument("--out", default=None, help=f"output folder (default ./{DEFAULT_OUT})")
     r.add_argument("--same-init", action="store_true", default=None,
-                   help="copy PyTorch's initial weights into Lucid; adds a one-ULP PyTorch "
-                        "control run")
+                   help="copy PyTorch's initial weights into Lucid's main runs; adds a "
+                        "one-ULP PyTorch control run")
+    r.add_argument("--trajectory-steps", type=int, default=None, metavar="N",
+                   help="batches of the trajectory check: Lucid from PyTorch's initial "
+                        "weights against PyTorch and three one-ULP controls (default 100; "
+                        "0: no check)")
     r.add_argument("--config", default=None, metavar="FILE", help="TOML config file")
     r.add_argument("--seeds", type=_positive_int, default=None,
                    help="repeat each framework with N seeds (report: mean, std, Welch t-test)")
     r.add_argument("--resume", action="store_true", help="continue from the last finished epoch")
+    r.add_argument("--nproc", type=int, default=None,
+                   help="processes per run, data parallel (Lucid: mlx.launch, ring on the "
+                        "loopback; PyTorch: torchrun, DDP); default 1")
+    r.add_argument("--port", type=int, default=None,
+                   help="with --nproc: first loopback port (default: free ones)")
+    r.add_argument("--scaling", action="store_true", default=None,
+                   help="with --nproc N: also train each framework in 1 process with N times "
+                        "the threads, for the report's scaling section")
     r.add_argument("--no-progress", action="store_true", help="no progress bars, log lines only")
     r.add_argument("--override", action="append", default=[], metavar="FW.FIELD=VALUE",
                    help="per-framework change, e.g. torch.step_size=10 (repeatable; fields: "
@@ -298,6 +310,10 @@ def run_options(args):
         progress=bool(run.get("progress", True)),
         force=bool(run.get("force", False)),
         divergence_tol=float(run.get("divergence_tol") or 1e-3),
+        trajectory_steps=int(run.get("trajectory_steps", 100)),
+        nproc=int(run.get("nproc", 1)),
+        port=int(run.get("port", 0)),
+        scaling=bool(run.get("scaling", False)),
     )
 
 

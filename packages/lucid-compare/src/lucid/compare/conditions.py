@@ -237,17 +237,23 @@ def assess(framework: str, record: dict | None) -> list[str]:
     cpus, threads = record.get("usable_cpus") or 1, record.get("threads") or 1
     if threads > cpus:
         reasons.append(f"{threads} threads on {cpus} usable CPUs")
+    # a --nproc run's other ranks are its own, not other processes
+    nproc = record.get("nproc") or 1
+    mine = threads * nproc
+    own_words = f"{threads} thread(s) of its own" + (
+        f" in each of its {nproc} processes" if nproc > 1 else "")
     load = (record.get("loadavg_start") or [None])[0]
     if load is not None:
         own = record.get("harness_load_start") or 0.0
-        if load - own > cpus - min(threads, cpus) + LOAD_SLACK:
+        if load - own > cpus - min(mine, cpus) + LOAD_SLACK:
             left = f" ({own:.2f} of it left by the harness's earlier workers)" if own else ""
             reasons.append(f"1-minute load average {load:.2f} at its start{left}, on {cpus} "
-                           f"usable CPUs with {threads} thread(s) of its own")
+                           f"usable CPUs with {own_words}")
     others = record.get("others_cpu_per_wall")
-    if others is not None and others > cpus - min(threads, cpus) + OTHERS_SLACK:
+    if others is not None and others - (nproc - 1) * threads > cpus - min(mine, cpus) + (
+            OTHERS_SLACK):
         reasons.append(f"other processes kept {others:.2f} of the {cpus} usable CPUs busy "
-                       f"during its training, with {threads} thread(s) of its own")
+                       f"during its training, with {own_words}")
     ratio = record.get("cpu_per_wall")
     if ratio is not None and ratio < MIN_CPU_PER_WALL:
         reasons.append(f"CPU-to-wall ratio {ratio:.2f}: it got less than half a CPU")

@@ -130,7 +130,10 @@ RULES = {
     "hidden": (lambda v: len(v) >= 1 and all(h >= 1 for h in v), "widths >= 1"),
     "threads": (lambda v: 0 <= v <= 4096, "an integer >= 0 (0: the default)"),
     "seeds": (lambda v: 1 <= v <= 1000, "an integer in [1, 1000]"),
+    "nproc": (lambda v: 1 <= v <= 1024, "an integer in [1, 1024]"),
+    "port": (lambda v: 1024 <= v <= 65535, "a port in [1024, 65535]"),
     "divergence_tol": (lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    "trajectory_steps": (lambda v: 0 <= v <= 100_000, "an integer in [0, 100000] (0: no check)"),
     "warmup": (lambda v: v >= 0, "an integer >= 0"),
     "steps": (lambda v: v >= 1, "an integer >= 1"),
     "rounds": (lambda v: v >= 1, "an integer >= 1"),
@@ -277,7 +280,8 @@ def describe_optimizer(cfg: dict) -> str:
 #: Keys of a config file besides the TrainConfig fields (run options), with their TOML types.
 RUN_TYPES = {"frameworks": "list[str]", "lucid_device": "str", "torch_device": "str",
              "data_dir": "path", "download": "bool", "out": "path", "same_init": "bool",
-             "seeds": "int", "force": "bool", "progress": "bool", "divergence_tol": "float"}
+             "seeds": "int", "force": "bool", "progress": "bool", "divergence_tol": "float",
+             "trajectory_steps": "int", "nproc": "int", "port": "int", "scaling": "bool"}
 RUN_KEYS = tuple(RUN_TYPES)
 DEVICE_CHOICES = {"lucid_device": ("cpu", "gpu"), "torch_device": ("cpu", "cuda", "mps", "auto")}
 

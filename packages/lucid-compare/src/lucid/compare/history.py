@@ -12,6 +12,9 @@ Keys: ``format``, ``version``, ``run`` (file stem suffix), ``framework``, ``role
 ``finished``, ``interrupted``, ``diverged``, ``failed``), ``message``, ``batch_losses``
 (flat, every batch of every epoch, including an unfinished epoch), ``epochs`` (one record
 per finished epoch), ``peak_memory_mb``, ``peak_memory_method``, ``started``, ``updated``.
+``nproc``: the processes the run trained in (``--nproc``; its epochs then add ``nproc``,
+``grad_sync_time`` and ``metric_sync_time``), and with ``--scaling`` ``scaling_baseline``
+(the 1-process run's times, ``scaling.baseline_record``).
 """
 
 from __future__ import annotations

@@ -117,7 +117,9 @@ def draw(analysis: dict, out_dir) -> list[str]:
 
     ax = axes[1, 2]
     div = analysis.get("divergence")
-    if div:
+    if analysis.get("trajectory"):
+        _trajectory_panel(ax, analysis["trajectory"])
+    elif div:
         tol = div["tolerance"]
         for key, label, color in (("framework", "|Lucid - PyTorch|", _color("lucid")),
                                   ("control", "|PyTorch - PyTorch(+1 ULP)|", COLORS["control"])):
@@ -137,7 +139,8 @@ def draw(analysis: dict, out_dir) -> list[str]:
         _legend(ax)
     else:
         ax.axis("off")
-        ax.text(0.5, 0.5, "per-batch difference at equal initial weights:\nrun with --same-init",
+        ax.text(0.5, 0.5, "per-batch difference at equal initial weights:\n"
+                "run with --trajectory-steps above 0 and both frameworks",
                 ha="center", va="center", fontsize=10, color="#555555")
 
     n_epochs = max((len(h["epochs"]) for rs in columns.values() for h in rs), default=0)
@@ -155,6 +158,34 @@ def draw(analysis: dict, out_dir) -> list[str]:
                 tmp.unlink()
         names.append(path.name)
     return names
+
+
+def _trajectory_panel(ax, t: dict) -> None:
+    """The trajectory check: Lucid's divergence from PyTorch at equal initial weights over
+    the band of the one-ULP controls (log scale; exact zeros drawn at 1e-10)."""
+    floor = 1e-10
+
+    def curve(values):
+        y = np.array([np.nan if v is None else v for v in values], dtype=float)
+        return np.maximum(y, floor)
+
+    x = np.arange(1, t["batches"] + 1)
+    ax.fill_between(x, curve(t["band_low"]), curve(t["band_high"]), color=COLORS["control"],
+                    alpha=0.25, lw=0, label=f"band of {len(t['controls'])} one-ULP controls")
+    for values in t["control_curves"].values():
+        ax.plot(x, curve(values), color=COLORS["control"], lw=0.7, alpha=0.8)
+    ax.plot(x, curve(t["lucid"]), color=_color("lucid"), lw=1.3,
+            label="Lucid vs PyTorch (same initial weights)")
+    ax.axhspan(floor, t["floor"], color="#2ca02c", alpha=0.08, lw=0,
+               label=f"rounding level (below {t['floor']:g}: inside)")
+    if t["plateau_start"]:
+        ax.axvline(t["plateau_start"], color="k", ls=":", lw=1,
+                   label=f"controls level off (batch {t['plateau_start']})")
+    ax.set_yscale("log")
+    verdict = "follows" if t["followed"] else "does NOT follow"
+    ax.set(title=f"trajectory check: Lucid {verdict} PyTorch", xlabel="batch",
+           ylabel="|loss diff| / max(1, |loss|)  (0 at 1e-10)")
+    _legend(ax)
 
 
 def _epoch_lines(ax, primaries) -> None:

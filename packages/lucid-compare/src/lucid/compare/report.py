@@ -21,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import conditions, plots
+from . import conditions, plots, trajectory, verdicts
 from .config import config_diff, describe_optimizer, describe_scheduler
 from .errors import CompareError, ComparisonRefused
 from .history import load_histories
+from .scaling import scaling_section
 from .stats import detrended_std, effect_size, mean_std, noise_window, welch_t_test
 
 LABELS = {"torch": "PyTorch", "lucid": "Lucid", "control": "control"}
@@ -134,8 +135,19 @@ def analyse(histories, tolerance: float | None = None) -> dict:
         a["diff_frameworks"] = (fa, fb)
         a["batch_order"] = _batch_order(ha, hb)
     a["divergence"] = _divergence(primary, histories, tolerance)
+    a["trajectory"] = _trajectory(histories)
     a["seeds"] = _seed_stats(by_fw)
     return a
+
+
+def _trajectory(histories) -> dict | None:
+    """The trajectory check (``trajectory.check``) when its runs are among the histories."""
+    runs = {h["framework"]: h for h in histories if h.get("role") == "trajectory"}
+    controls = {h["run"].removeprefix("trajectory_control_"): _losses(h) for h in histories
+                if h.get("role") == "trajectory_control"}
+    if not {"lucid", "torch"} <= set(runs) or not controls:
+        return None
+    return trajectory.check(_losses(runs["lucid"]), _losses(runs["torch"]), controls)
 
 
 def _epoch_images(e) -> float:
@@ -471,6 +483,40 @@ def _divergence_section(analysis: dict) -> list[str]:
     return lines + [""]
 
 
+def _trajectory_section(analysis: dict) -> list[str]:
+    t = analysis.get("trajectory")
+    if not t:
+        return []
+    names = ", ".join(f"`{c}` ({trajectory.CONTROL_INITS.get(c, c)})" for c in t["controls"])
+    lines = [
+        "## Trajectory check", "",
+        f"PyTorch, Lucid from PyTorch's initial weights, and {len(t['controls'])} controls "
+        f"(PyTorch from the same weights moved one float32 ULP: {names}) trained on the same "
+        f"{t['batches']} batches. Divergence of a run: |loss - PyTorch's loss| / max(1, "
+        "|PyTorch's loss|) per batch. A batch of Lucid's is inside the band when its "
+        f"divergence is at most {t['margin']:g} x the highest control's, or below "
+        f"{t['floor']:g}; a phase is followed when {100 * t['share_needed']:.0f}% of its "
+        "batches are inside.", "",
+        "| phase | batches | inside the band | followed |", "|---|---|---|---|",
+    ]
+    for name in ("growth", "plateau"):
+        p = t[name]
+        if p:
+            lines.append(f"| {name} | {p['first']}-{p['last']} | {p['inside']}/{p['batches']} "
+                         f"({100 * p['share']:.0f}%) | {'yes' if p['followed'] else 'NO'} |")
+    level = t["plateau_level"]
+    lines += ["", (f"The controls level off at about {level:.2e} from batch "
+                   f"{t['plateau_start']}: the growth phase is where a framework difference "
+                   f"can show, so the check speaks for the first {t['speaks_for']} steps."
+                   if t["plateau"] else
+                   f"The controls do not level off within {t['batches']} batches (their "
+                   f"median divergence over the last half is {_fmt(level, '.2e')}): the whole "
+                   f"run is the growth phase, and the check speaks for all {t['batches']} "
+                   "steps."),
+              "", trajectory.verdict(t) + ".", ""]
+    return lines
+
+
 def _amount(metric: str, v: float) -> str:
     """A difference in the metric's units: accuracies in percentage points."""
     if "acc" in metric:
@@ -606,6 +652,8 @@ def markdown(analysis: dict, figures: list[str]) -> str:
     for fw, h in analysis["primary"].items():
         if h.get("status") != "finished":
             lines.append(f"> **{_label(fw)}: {h.get('status')}** - {h.get('message') or ''}")
+    lines += ([""] if lines[-1] else []) + ["## Verdict", ""]
+    lines += [f"- {v}" for v in verdicts.verdict_lines(analysis)]
     lines += ["", "## Summary", ""] + summary_table(analysis)
     noise_w = analysis["smoothing_window"]
     lines += ["", f"Batch-loss noise: std of (batch loss - its centred moving average over "
@@ -616,8 +664,10 @@ def markdown(analysis: dict, figures: list[str]) -> str:
     lines += _timing_notes(analysis) + [""]
     lines += _config_section(analysis) + [""]
     lines += _batch_section(analysis)
+    lines += _trajectory_section(analysis)
     lines += _divergence_section(analysis)
     lines += _seed_section(analysis)
+    lines += scaling_section(analysis)
     lines += ["## Figures", ""] + [f"- `{name}`" for name in figures] + [""]
     lines += _environment_section(analysis)
     lines += ["Drawn from the `history_*.json` files alone; `lucid-compare report <dir>` "

@@ -30,7 +30,10 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import launch as launch_mod
+from . import ranks, trajectory, verdicts
 from . import report as report_mod
+from . import scaling as scaling_mod
 from .backends import LABELS, require
 from .conditions import usable_cpus, worker_env
 from .config import SEED_LIMIT, TrainConfig, config_diff, effective_configs
@@ -67,7 +70,16 @@ class RunOptions:
     progress: bool = True
     force: bool = False
     divergence_tol: float = report_mod.DEFAULT_TOLERANCE
+    #: batches of the trajectory check (``trajectory.py``); 0: no check
+    trajectory_steps: int = 100
     command: str = field(default_factory=lambda: shlex.join(sys.argv))
+    #: processes per run (data parallel: ``mlx.launch`` / ``torchrun``), 1: one process
+    nproc: int = 1
+    #: first loopback port of a ``--nproc`` run (0: free ones, chosen per run)
+    port: int = 0
+    #: with ``nproc > 1``, also train each framework in one process with ``nproc`` times
+    #: the threads (``OUT/scaling/``), for the report's scaling section
+    scaling: bool = False
 
 
 @dataclass
@@ -77,13 +89,43 @@ class RunSpec:
     cfg: TrainConfig
     role: str  # "main" or "control"
     seed_index: int
-    init: str  # "own", "torch", "torch+1ulp"
+    init: str  # "own", "torch", "torch+1ulp", or a trajectory control's (trajectory.py)
     init_seed: int | None = None  # the seed of PyTorch's initial state, unless init is "own"
+    label: str = ""  # what the progress lines call it (default: the framework's name)
 
 
-def plan(opts: RunOptions, effective: dict[str, TrainConfig]) -> list[RunSpec]:
+def trajectory_config(cfg: TrainConfig, steps: int, n_train: int) -> TrainConfig:
+    """A trajectory run's config: the first ``steps`` batches of one epoch (a subset of
+    ``steps`` batches), evaluated on one batch of the test set."""
+    subset = min(steps * cfg.batch_size, cfg.subset or n_train, n_train)
+    return replace(cfg, epochs=1, subset=subset, test_subset=cfg.batch_size)
+
+
+def trajectory_plan(opts: RunOptions, effective: dict[str, TrainConfig],
+                    n_train: int) -> list[RunSpec]:
+    """The trajectory check (``trajectory.py``) of the first seed: PyTorch from its initial
+    weights, Lucid from the same, and one PyTorch run per one-ULP control."""
+    if opts.trajectory_steps <= 0 or not {"lucid", "torch"} <= set(opts.frameworks):
+        return []
+    seed = effective["torch"].seed
+    cfg = {fw: trajectory_config(effective[fw], opts.trajectory_steps, n_train)
+           for fw in ("torch", "lucid")}
+    specs = [RunSpec("trajectory_torch", "torch", cfg["torch"], "trajectory", 0, "torch", seed,
+                     "PyTorch (trajectory check)"),
+             RunSpec("trajectory_lucid", "lucid", cfg["lucid"], "trajectory", 0, "torch", seed,
+                     "Lucid (trajectory check, PyTorch's initial weights)")]
+    for name, init in trajectory.CONTROL_INITS.items():
+        specs.append(RunSpec(f"trajectory_control_{name}", "torch", cfg["torch"],
+                             "trajectory_control", 0, init, seed,
+                             f"PyTorch (trajectory control, {init})"))
+    return specs
+
+
+def plan(opts: RunOptions, effective: dict[str, TrainConfig],
+         n_train: int | None = None) -> list[RunSpec]:
     """The runs, in order: for seed ``k`` PyTorch first when ``k`` is even, Lucid first when
-    odd; the ``--same-init`` control after the first seed's runs."""
+    odd; the ``--same-init`` control after the first seed's runs; the trajectory check
+    (when ``n_train``, the training images, is given) last."""
     specs = []
     order = [fw for fw in ("torch", "lucid") if fw in opts.frameworks]
     for k in range(opts.seeds):
@@ -99,6 +141,8 @@ def plan(opts: RunOptions, effective: dict[str, TrainConfig]) -> list[RunSpec]:
             cfg = effective["torch"]
             specs.append(RunSpec("torch_ulp", "torch", cfg, "control", 0, "torch+1ulp",
                                  cfg.seed))
+    if n_train is not None:
+        specs += trajectory_plan(opts, effective, n_train)
     return specs
 
 
@@ -139,10 +183,12 @@ def init_file(out: Path, seed: int) -> Path:
     return Path(out) / "init" / f"torch_seed{seed}.npz"
 
 
-def worker_envs(effective: dict[str, TrainConfig]) -> dict[str, dict]:
+def worker_envs(effective: dict[str, TrainConfig], nproc: int = 1) -> dict[str, dict]:
     """Each framework's worker environment: its threads (``--threads``, else the usable
-    CPUs) and the same allocator settings for all."""
-    return {fw: worker_env(cfg.threads or usable_cpus()) for fw, cfg in effective.items()}
+    CPUs shared by the ``nproc`` processes of a run) and the same allocator settings for
+    all."""
+    return {fw: worker_env(cfg.threads or max(1, usable_cpus() // nproc))
+            for fw, cfg in effective.items()}
 
 
 LOCK_NAME = ".lucid-compare.lock"
@@ -202,6 +248,8 @@ def check_overwrite(opts: RunOptions, specs: list[RunSpec]) -> None:
             status, run, config = old["status"], old["run"], dict(old["config"])
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not a finished run: replaced like any leftover
+        if str(old.get("role", "")).startswith("trajectory"):
+            continue  # the trajectory check is run again (or resumed) with the run
         if status not in ("finished", "diverged"):
             continue
         spec = planned.get(run)
@@ -228,6 +276,15 @@ def execute(opts: RunOptions, log=print) -> int:
         raise UsageError("--same-init needs both frameworks (--frameworks lucid,torch)")
     if opts.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {opts.seeds}")
+    if opts.nproc < 1:
+        raise UsageError(f"--nproc must be >= 1, got {opts.nproc}")
+    if opts.scaling and opts.nproc < 2:
+        raise UsageError("--scaling compares a --nproc run with one process: give --nproc 2 "
+                         "or more")
+    launch_mod.check_launchers(opts.frameworks, opts.nproc)
+    if opts.nproc > 1 and opts.port:
+        launch_mod.check_ports(opts.port, max(launch_mod.ports_needed(fw, opts.nproc)
+                                              for fw in opts.frameworks))
     get_experiment(opts.base.experiment)
     for fw in opts.frameworks:
         require(fw)  # a missing framework fails here, before any work
@@ -254,17 +311,23 @@ def _execute(opts: RunOptions, asked: dict, effective: dict, log) -> int:
     n_train = {fw: min(len(data.x_train), effective[fw].subset or len(data.x_train))
                for fw in opts.frameworks}
     steps = {fw: -(-n_train[fw] // effective[fw].batch_size) for fw in opts.frameworks}
+    n_images = len(data.x_train)
     del data  # each worker loads the same files
+    for fw in opts.frameworks:
+        why = ranks.check_split(n_train[fw], effective[fw].batch_size, opts.nproc)
+        if why:
+            raise UsageError(why)
 
     out = Path(opts.out)
-    envs = worker_envs(effective)
+    envs = worker_envs(effective, opts.nproc)
     prepared = {}
     for fw in opts.frameworks:
         seeds = range(effective[fw].seed, effective[fw].seed + opts.seeds)
+        exported = ([] if fw != "torch" else seeds if opts.same_init
+                    else seeds[:1] if trajectory_plan(opts, effective, n_images) else [])
         task = {"task": "prepare", "framework": fw, "device": asked[fw],
                 "config": effective[fw].as_dict(),
-                "init_files": ({s: str(init_file(out, s)) for s in seeds}
-                               if opts.same_init and fw == "torch" else {})}
+                "init_files": {s: str(init_file(out, s)) for s in exported}}
         prepared[fw] = launch(task, envs[fw], log)
     effective = {fw: replace(cfg, device=prepared[fw]["device"]) for fw, cfg in effective.items()}
     print_differences(opts, effective, log)
@@ -275,17 +338,27 @@ def _execute(opts: RunOptions, asked: dict, effective: dict, log) -> int:
         raise ComparisonRefused(
             f"refusing to compare models with different parameter counts ({listed}); fix the "
             "model or the overrides, or pass --force to compare anyway")
+    if len(set(counts.values())) > 1 and trajectory_plan(opts, effective, n_images):
+        log("trajectory check: skipped (the models differ, so Lucid cannot start from "
+            "PyTorch's initial weights)")
+        opts = replace(opts, trajectory_steps=0)
 
     out.mkdir(parents=True, exist_ok=True)
     if not opts.resume:
         _clean_out(out)
+        shutil.rmtree(out / scaling_mod.FOLDER, ignore_errors=True)
     (out / "checkpoints").mkdir(exist_ok=True)
 
     status = EXIT_OK
     try:
-        for spec in plan(opts, effective):
-            if _run_one(spec, opts, steps[spec.framework], counts, envs, log) == "diverged":
+        for spec in plan(opts, effective, n_images):
+            n, run_opts = steps[spec.framework], opts
+            if spec.role.startswith("trajectory"):  # short runs: one process each
+                n, run_opts = min(n, opts.trajectory_steps), replace(opts, nproc=1, port=0)
+            if _run_one(spec, run_opts, n, counts, envs, log) == "diverged":
                 status = EXIT_DIVERGED
+        if opts.scaling:
+            _run_baselines(opts, effective, steps, counts, log)
     except KeyboardInterrupt:
         log("interrupted: the histories on disk are valid; --resume continues from the last "
             "finished epoch")
@@ -294,6 +367,8 @@ def _execute(opts: RunOptions, asked: dict, effective: dict, log) -> int:
     result = report_mod.render(out, force=opts.force, tolerance=opts.divergence_tol)
     log(f"report: {result['report']}; figures: {', '.join(result['figures'])}")
     log("\n".join(report_mod.summary_table(result["analysis"])))
+    log("")
+    log("\n".join(verdicts.verdict_lines(result["analysis"])))
     return status
 
 
@@ -305,13 +380,39 @@ def _safe_report(out: Path, opts: RunOptions, log) -> None:
         log(f"no report written: {err}")
 
 
+def _run_baselines(opts: RunOptions, effective: dict, steps: dict, counts: dict,
+                   log) -> None:
+    """``--scaling``: each framework's first-seed main run again in one process with
+    ``nproc`` times the threads of each rank, into ``OUT/scaling/``; its per-epoch times
+    are copied into the main history (``scaling_baseline``) for the report."""
+    base = replace(opts, out=Path(opts.out) / scaling_mod.FOLDER, nproc=1, port=0)
+    (base.out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    threads = {fw: (cfg.threads or max(1, usable_cpus() // opts.nproc)) * opts.nproc
+               for fw, cfg in effective.items()}
+    envs = {fw: worker_env(n) for fw, n in threads.items()}
+    for spec in plan(opts, effective):
+        if spec.role != "main" or spec.seed_index != 0:
+            continue
+        spec = replace(spec, cfg=replace(spec.cfg, threads=threads[spec.framework]))
+        _run_one(spec, base, steps[spec.framework], counts, envs, log,
+                 init_dir=Path(opts.out), label_suffix=" (1 process, scaling baseline)")
+        main_path = history_path(opts.out, spec.run)
+        history = History.load(main_path)
+        history["scaling_baseline"] = scaling_mod.baseline_record(
+            History.load(history_path(base.out, spec.run)), history)
+        history.save(main_path)
+
+
 def _run_one(spec: RunSpec, opts: RunOptions, steps: int, counts: dict, envs: dict,
-             log) -> str:
-    """Train ``spec`` in a worker (unless ``--resume`` finds it done); returns its status."""
+             log, init_dir: Path | None = None, label_suffix: str = "") -> str:
+    """Train ``spec`` in a worker (unless ``--resume`` finds it done); returns its status.
+    ``init_dir``: where ``init/`` lies (default ``opts.out``)."""
     cfg = spec.cfg
     path = history_path(opts.out, spec.run)
     ckpt = _checkpoint_file(Path(opts.out), spec)
-    label = LABELS[spec.framework] + ("" if spec.role == "main" else " (+1 ULP control)")
+    label = spec.label or (
+        LABELS[spec.framework] + ("" if spec.role == "main" else " (+1 ULP control)"))
+    label += label_suffix
     if opts.seeds > 1 and spec.role == "main":
         label += f" seed {cfg.seed}"
 
@@ -334,12 +435,16 @@ def _run_one(spec: RunSpec, opts: RunOptions, steps: int, counts: dict, envs: di
     task = {
         "task": "train", "framework": spec.framework, "run": spec.run, "role": spec.role,
         "seed_index": spec.seed_index, "init": spec.init,
-        "init_file": None if spec.init_seed is None else str(init_file(opts.out, spec.init_seed)),
+        "init_file": None if spec.init_seed is None else str(
+            init_file(init_dir or opts.out, spec.init_seed)),
         "config": cfg.as_dict(), "overrides": opts.overrides.get(spec.framework, {}),
         "data_dir": opts.data_dir, "steps": steps, "param_count": counts[spec.framework],
         "divergence_tol": opts.divergence_tol, "history": str(path), "checkpoint": str(ckpt),
-        "resume": resume, "progress": opts.progress, "label": label,
+        "resume": resume, "progress": opts.progress, "label": label, "nproc": opts.nproc,
     }
+    if opts.nproc > 1:
+        task["port"] = opts.port or launch_mod.free_ports(
+            launch_mod.ports_needed(spec.framework, opts.nproc))
     return launch(task, envs[spec.framework], log)["status"]
 
 

@@ -8,7 +8,8 @@ worker's result (JSON). The tasks:
   parameters; for PyTorch with ``--same-init``, also write the initial state of each
   seed (``.npz``, PyTorch's names) that the Lucid runs and the control run start from;
 - ``train``: one run of ``lucid-compare run`` (a ``runner.RunSpec``): build, initialise
-  (own seed, or a PyTorch initial state, optionally one ULP up), continue from a
+  (own seed, or a PyTorch initial state, optionally moved one ULP as a control's name says:
+  ``trajectory.perturbation``), join the other ranks under ``--nproc``, continue from a
   checkpoint under ``--resume``, train with ``trainer.fit``; the history is written after
   every epoch;
 - ``bench``: ``bench.measure``.
@@ -22,6 +23,7 @@ the parent got it) and raises ``KeyboardInterrupt``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -30,14 +32,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from . import launch as ranks_launch
 from .conditions import Probe
 from .errors import EXIT_INTERRUPTED, EXIT_OK, CompareError, DamagedFileError, UsageError
 from .history import write_json_atomic
+from .ranks import env_rank
 
 MODULE = "lucid.compare.worker"
 LABELS = {"lucid": "Lucid", "torch": "PyTorch"}
@@ -55,28 +60,44 @@ def _children_cpu_s() -> float:
 # ----- the parent's side ------------------------------------------------------------------
 def launch(task: dict, env: dict, log=print):
     """Run ``task`` in a fresh worker with environment ``env``; returns the task's value.
+    With ``task["nproc"] > 1`` the worker runs as that many ranks under the framework's
+    launcher (``launch.py``), and rank 0's value is returned.
 
     Raises the worker's ``CompareError`` (same message and exit status),
     ``KeyboardInterrupt`` when the worker was interrupted, or ``CompareError`` when it
-    failed otherwise (its traceback is on stderr)."""
+    failed otherwise (its traceback is on stderr), naming the rank that failed first."""
     label = LABELS[task["framework"]]
+    nproc = int(task.get("nproc", 1))
     with tempfile.TemporaryDirectory(prefix="lucid-compare-") as tmp:
         task_file, result_file = Path(tmp) / "task.json", Path(tmp) / "result.json"
         recent = [p for p in _finished if time.time() - p["ended"] < 5 * 60]
         write_json_atomic(task_file, {**task, "result": str(result_file),
                                       "previous_workers": recent})
+        args = [MODULE, str(task_file)]
+        if nproc > 1:
+            cmd = ranks_launch.command(task["framework"], nproc, task["port"], args)
+        else:
+            cmd = [sys.executable, "-u", "-m", *args]
         wall0, cpu0 = time.perf_counter(), _children_cpu_s()
-        proc = subprocess.Popen([sys.executable, "-u", "-m", MODULE, str(task_file)], env=env,
-                                stdout=subprocess.PIPE, text=True, errors="replace")
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True,
+                                errors="replace",
+                                stdin=subprocess.DEVNULL if nproc > 1 else None)
+        watch = ranks_launch.RankWatch(proc, result_file, nproc) if nproc > 1 else None
         try:
-            for line in proc.stdout:
-                log(line.rstrip("\n"))
-            code = proc.wait()
+            with watch or contextlib.nullcontext():
+                for line in proc.stdout:
+                    log(line.rstrip("\n"))
+                code = proc.wait()
             _finished.append({"ended": time.time(), "wall_s": time.perf_counter() - wall0,
                               "cpu_s": _children_cpu_s() - cpu0})
         except KeyboardInterrupt:
-            _stop(proc, log)
+            if watch is None:
+                _stop(proc, log)
+            else:  # the ranks got Ctrl-C too: let them write; launchers may hang on it
+                watch.wait(STOP_TIMEOUT)
             raise
+        if watch is not None:
+            return _ranks_value(label, nproc, watch, code)
         result = json.loads(result_file.read_text()) if result_file.exists() else {}
     if code in (EXIT_INTERRUPTED, -signal.SIGINT):  # -SIGINT: before its handler was set
         raise KeyboardInterrupt
@@ -87,6 +108,22 @@ def launch(task: dict, env: dict, log=print):
         err.exit_code = result["exit_code"]
         raise err
     raise CompareError(f"the {label} worker failed (exit status {code}); its error is above")
+
+
+def _ranks_value(label: str, nproc: int, watch, code: int):
+    """Rank 0's value when every rank finished; else the error naming the failed rank."""
+    results = watch.results()
+    text = ranks_launch.failure(label, nproc, results, watch.lost, code, watch.killed)
+    if text is None:
+        return results[0]["value"]
+    codes = {r["exit_code"] for r in results.values() if r and not r.get("ok")}
+    if EXIT_INTERRUPTED in codes:
+        raise KeyboardInterrupt
+    err = CompareError(text)
+    own = [c for c in codes if c != CompareError.exit_code]  # a rank's own UsageError, ...
+    if own and not watch.lost:
+        err.exit_code = min(own)
+    raise err
 
 
 def _stop(proc: subprocess.Popen, log) -> None:
@@ -151,6 +188,7 @@ def prepare(task: dict, probe: Probe) -> dict:
 
 
 def train(task: dict, probe: Probe) -> dict:
+    from . import trajectory
     from .backends import get_backend, seed_all
     from .config import TrainConfig
     from .data import load_data
@@ -168,8 +206,13 @@ def train(task: dict, probe: Probe) -> dict:
     backend = get_backend(fw)(cfg, exp.num_classes, exp.input_shape, task["steps"])
     if task.get("init_file"):
         backend.import_state(load_state(task["init_file"]))
-        if task["init"].endswith("ulp"):
-            backend.perturb_ulp()
+        nudge = trajectory.perturbation(task["init"])
+        if nudge:
+            backend.perturb_ulp(*nudge)
+    nproc = int(task.get("nproc", 1))
+    if nproc > 1:  # join the other ranks; the model starts from rank 0's state
+        backend.init_distributed(nproc)
+    lead = backend.rank == 0  # only rank 0 writes the history and the checkpoints
 
     if task.get("resume"):  # the parent checked the saved history belongs to this run
         history = History.load(path)
@@ -188,26 +231,48 @@ def train(task: dict, probe: Probe) -> dict:
         history.truncate_to_finished_epochs()
         history["status"], history["message"] = "running", None
         history["config"] = cfg.as_dict()
-        log(f"[{label}] resuming after epoch {history.completed_epochs}")
+        if lead:
+            log(f"[{label}] resuming after epoch {history.completed_epochs}")
     else:
         history = History.new(task["run"], fw, task["role"], task["seed_index"],
                               cfg.as_dict(), task["overrides"], task["init"])
     fw_env = backend.environment()
     history["param_count"] = task["param_count"]
     history["divergence_tolerance"] = task["divergence_tol"]
+    history["nproc"] = nproc
     history["environment"] = {"machine": machine(), "framework": fw_env,
-                              "process": probe.record(fw_env.get("threads"))}
+                              "process": {**probe.record(fw_env.get("threads")),
+                                          "nproc": nproc}}
     history["data"] = data.describe()
     history["peak_memory_method"] = reset_peak_memory()
-    history.save(path)
+    if lead:
+        history.save(path)
+    else:  # the other ranks keep their history in memory only
+        path = ckpt = None
     probe.begin()
     try:
         fit(backend, cfg, data, history, history_file=path, checkpoint_file=ckpt,
-            progress=task["progress"], label=label, log=log)
+            progress=task["progress"] and lead, label=label, log=log if lead else _quiet)
+    except BaseException as err:
+        # Ctrl-C reaches mlx.launch's ranks, which may first see a peer leave (a failed
+        # collective); torchrun's only through its SIGTERM (Stopped). Either way the run
+        # was interrupted, and --resume continues it
+        if (_interrupted or isinstance(err, Stopped)) and history["status"] != "finished":
+            history["status"] = "interrupted"
+            history["message"] = (f"interrupted during epoch {history.completed_epochs + 1}; "
+                                  "--resume continues from the last finished epoch")
+        raise
     finally:
-        history["environment"]["process"] = probe.record(fw_env.get("threads"))
-        history.save(path)
+        # nproc: rank 0's record; the other ranks' CPU time counts as other processes'
+        history["environment"]["process"] = {**probe.record(fw_env.get("threads")),
+                                             "nproc": nproc}
+        if lead:
+            history.save(path)
     return {"status": history["status"]}
+
+
+def _quiet(text: str) -> None:
+    """The log of ranks other than 0: their lines would repeat rank 0's."""
 
 
 def bench(task: dict, probe: Probe) -> dict:
@@ -222,10 +287,38 @@ def bench(task: dict, probe: Probe) -> dict:
 TASKS = {"prepare": prepare, "train": train, "bench": bench}
 
 
+#: whether this rank got SIGINT (Ctrl-C reaches every rank of a --nproc run)
+_interrupted = False
+
+
+def _rank_interrupt(signum, frame):
+    global _interrupted
+    _interrupted = True
+    _interrupt_once(signum, frame)
+
+
+class Stopped(CompareError):
+    """A rank's launcher stopped it (SIGTERM), after another rank ended."""
+
+
+def _stopped(signum, frame):
+    """First SIGTERM of a rank: ``Stopped``; later ones are ignored, so that its result
+    (and rank 0's history) is written in full."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Stopped("stopped by its launcher after another rank ended")
+
+
 def main(argv=None) -> int:
     signal.signal(signal.SIGINT, _interrupt_once)
     argv = sys.argv[1:] if argv is None else argv
     task = json.loads(Path(argv[0]).read_text())
+    result_file, ranked = task["result"], int(task.get("nproc", 1)) > 1
+    if ranked:  # one rank of several: its own result and PID files
+        rank = env_rank()
+        result_file = ranks_launch.result_path(task["result"], rank)
+        ranks_launch.pid_path(task["result"], rank).write_text(str(os.getpid()))
+        signal.signal(signal.SIGTERM, _stopped)
+        signal.signal(signal.SIGINT, _rank_interrupt)
     probe = Probe(task.get("previous_workers", ()))
     try:
         result = {"ok": True, "exit_code": EXIT_OK, "value": TASKS[task["task"]](task, probe)}
@@ -233,7 +326,17 @@ def main(argv=None) -> int:
         result = {"ok": False, "exit_code": err.exit_code, "error": str(err)}
     except KeyboardInterrupt:
         result = {"ok": False, "exit_code": EXIT_INTERRUPTED, "error": "interrupted"}
-    write_json_atomic(task["result"], result)
+    except Exception as err:  # a rank records why it failed: the parent names the first lost
+        if not ranked:
+            raise
+        traceback.print_exc()
+        result = {"ok": False, "exit_code": CompareError.exit_code,
+                  "error": f"{type(err).__name__}: {err}"}
+    if ranked:  # a launcher stopping the ranks must not cut the result short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if _interrupted and not result["ok"]:
+            result = {"ok": False, "exit_code": EXIT_INTERRUPTED, "error": "interrupted"}
+    write_json_atomic(result_file, result)
     return result["exit_code"]
 
 

@@ -20,6 +20,7 @@ For 32x32 images (CIFAR) ``cifar_stem`` swaps in a 3x3 stride-1 stem and drops t
 
 from __future__ import annotations
 
+import lucid
 from lucid import Tensor
 
 from .. import nn
@@ -38,15 +39,28 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
 
 
+def _unwatched(*modules) -> bool:
+    """No hook and no replaced ``forward`` on any of ``modules``."""
+    return not any(vars(m).get(name) for m in modules
+                   for name in ("_forward_hooks", "_forward_pre_hooks", "forward"))
+
+
 def bn_relu(bn: nn.Module, relu: nn.Module, x: Tensor) -> Tensor:
     """``relu(bn(x))``, as one fused BatchNorm+ReLU op (same values, one pass fewer) when
     both are the plain modules, and no hook or replaced ``forward`` watches either;
     otherwise the two modules as written, so that what watches them (a user's hook, the
     parity check's ReLU signs) sees each call."""
-    plain = (type(bn) is nn.BatchNorm2d and type(relu) is nn.ReLU
-             and not any(vars(m).get(name) for m in (bn, relu)
-                         for name in ("_forward_hooks", "_forward_pre_hooks", "forward")))
-    return bn.forward(x, relu=True) if plain else relu(bn(x))
+    if type(bn) is nn.BatchNorm2d and type(relu) is nn.ReLU and _unwatched(bn, relu):
+        return bn.forward(x, relu=True)
+    return relu(bn(x))
+
+
+def residual_relu(out: Tensor, identity: Tensor, relu: nn.Module) -> Tensor:
+    """``relu(out + identity)``, a block's end, as one fused op (``lucid.add_relu``) under
+    the same condition as ``bn_relu``."""
+    if type(relu) is nn.ReLU and _unwatched(relu):
+        return lucid.add_relu(out, identity)
+    return relu(out + identity)
 
 
 class _BasicBlock(nn.Module):
@@ -70,7 +84,7 @@ class _BasicBlock(nn.Module):
         out = self.bn2(self.conv2(out))
         if self.downsample is not None:
             identity = self.downsample(x)
-        return self.relu2(out + identity)
+        return residual_relu(out, identity, self.relu2)
 
 
 class _Bottleneck(nn.Module):
@@ -99,7 +113,7 @@ class _Bottleneck(nn.Module):
         out = self.bn3(self.conv3(out))
         if self.downsample is not None:
             identity = self.downsample(x)
-        return self.relu3(out + identity)
+        return residual_relu(out, identity, self.relu3)
 
 
 class ResNet(nn.Module):

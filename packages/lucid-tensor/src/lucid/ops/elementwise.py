@@ -137,6 +137,22 @@ def relu(x):
     return out, lambda g: (_masked(g, out),)
 
 
+@op("add_relu")
+def add_relu(a, b):
+    """out = max(a + b, 0), a residual block's end, as one op;  da = db = g * [out > 0].
+
+    On the CPU in float32 with equal shapes: one native multi-threaded pass (MLX's add runs
+    on one thread); otherwise ``relu(a + b)``. The backward keeps only ``out``."""
+    lib = _native.for_cpu_float32(a, b) if a.size and a.shape == b.shape else None
+    out = lib.add_relu(a, b) if lib is not None else mx.maximum(a + b, 0)
+
+    def backward(g):
+        mask = lib.relu_backward(g, out) if lib is not None else _masked(g, out)
+        return mask, mask
+
+    return out, backward
+
+
 @op("erf")
 def erf(x):
     """out = erf x;  dx = g 2/sqrt(pi) e^(-x^2)."""
@@ -324,13 +340,13 @@ def _dunder(fn):
 
 __all__ = [
     "abs", "exp", "log", "log1p", "log2", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos",
-    "tanh", "sigmoid", "relu", "erf", "sign", "floor", "ceil", "round", "clamp", "clip",
+    "tanh", "sigmoid", "relu", "add_relu", "erf", "sign", "floor", "ceil", "round", "clamp", "clip",
     "maximum", "minimum", "where", "eq", "ne", "lt", "le", "gt", "ge", "logical_and",
     "logical_or", "logical_not", "isnan", "isinf", "isfinite",
 ]
 
 TENSOR_METHODS = {
-    **{name: globals()[name] for name in __all__ if name != "where"},
+    **{name: globals()[name] for name in __all__ if name not in ("where", "add_relu")},
     "where": _tensor_where,
     "__abs__": abs,
     "__invert__": _invert,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import time
 
 import numpy as np
 
@@ -197,11 +198,57 @@ class Backend(abc.ABC):
             logits, loss = self.forward(xb, yb)
             return self.scalar(loss) * len(y), self.count_correct(logits, yb)
 
-    def perturb_ulp(self) -> None:
-        """Move every parameter one float32 ULP up (``np.nextafter`` towards +inf)."""
+    # ----- data parallelism (``--nproc``: one rank of several, see ``ranks.py``) -----------
+    #: this process's rank and the number of ranks training together
+    rank = 0
+    world = 1
+    #: the model's data-parallel wrapper (gradients averaged over the ranks), or None
+    parallel = None
+    #: seconds spent so far averaging gradients over the ranks (around the all-reduces)
+    grad_sync_time = 0.0
+    #: seconds spent so far summing metrics over the ranks
+    metric_sync_time = 0.0
+
+    def init_distributed(self, nproc: int) -> None:
+        """Join the other ``nproc - 1`` ranks (started by the framework's launcher), set
+        ``rank``/``world`` and wrap the model in the framework's DistributedDataParallel."""
+        raise NotImplementedError(f"{self.name}: no data-parallel training")
+
+    def _all_sum(self, values: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{self.name}: no data-parallel training")
+
+    def all_sum(self, values) -> np.ndarray:
+        """``values`` (float64) summed over the ranks; themselves in one process."""
+        values = np.asarray(values, dtype=np.float64)
+        if self.world == 1:
+            return values
+        t0 = time.perf_counter()
+        out = self._all_sum(values)
+        self.metric_sync_time += time.perf_counter() - t0
+        return out
+
+    def train_step_shard(self, x: np.ndarray, y: np.ndarray,
+                         weight: float) -> tuple[float, int]:
+        """``train_step`` on this rank's share of a global batch, its loss scaled by
+        ``weight`` before ``backward`` (``ranks.shard``); returns the unscaled local loss."""
+        xb, yb = self.to_device(x, y)
+        self.zero_grad()
+        logits, loss = self.forward(xb, yb)
+        self.backward(loss * weight if weight != 1 else loss)
+        self.optimizer_step()
+        return self.scalar(loss), self.count_correct(logits, yb)
+
+    def perturb_ulp(self, direction: str = "up", weights: str = "all") -> None:
+        """Move parameters one float32 ULP (``np.nextafter`` towards +inf for ``"up"``, -inf
+        for ``"down"``): every element (``weights="all"``) or every other one of each
+        parameter (``"even"``: flat indices 0, 2, 4, ...)."""
+        target = np.float32(np.inf if direction == "up" else -np.inf)
         state = self.export_state()
-        names = set(self.parameter_names())
-        for k in names:
+        for k in set(self.parameter_names()):
             a = np.asarray(state[k], dtype=np.float32)
-            state[k] = np.nextafter(a, np.float32(np.inf)).astype(np.float32)
+            moved = np.nextafter(a, target).astype(np.float32)
+            if weights == "even":
+                flat = moved.reshape(-1)
+                flat[1::2] = a.reshape(-1)[1::2]
+            state[k] = moved
         self.import_state(state)

@@ -53,6 +53,8 @@ NB_MODULE(_lucid_native, m) {
   m.def("relu", &relu, nb::arg("x"), "max(x, 0), multi-threaded.");
   m.def("relu_backward", &relu_backward, nb::arg("g"), nb::arg("out"),
         "g [out > 0], out = relu(x) (out > 0 exactly where x > 0).");
+  m.def("add_relu", &add_relu, nb::arg("a"), nb::arg("b"),
+        "max(a + b, 0) of two arrays of one shape, multi-threaded.");
   m.def("tanh", &lucid_native::tanh, nb::arg("x"), "tanh x, multi-threaded and vectorised.");
   m.def("tanh_backward", &tanh_backward, nb::arg("g"), nb::arg("out"), "g (1 - out^2).");
 

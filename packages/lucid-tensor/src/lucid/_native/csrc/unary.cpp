@@ -2,6 +2,7 @@
 // compiler vectorises (MLX's own CPU elementwise ops run on one thread without SIMD here).
 //
 //   relu: out = max(x, 0),   dx = g [out > 0]   (out > 0 exactly where x > 0)
+//   add_relu: out = max(a + b, 0) (a residual block's end), da = db = g [out > 0]
 //   tanh: out = tanh x,      dx = g (1 - out^2)
 //
 // tanh uses the rational approximation of Eigen's fast tanh (odd degree-13 numerator over an
@@ -14,7 +15,7 @@
 namespace lucid_native {
 namespace {
 
-enum class Unary { relu, relu_backward, tanh, tanh_backward };
+enum class Unary { relu, relu_backward, tanh, tanh_backward, add_relu };
 
 inline float fast_tanh(float x) {
   const float c = 7.90531110763549805f;
@@ -59,6 +60,10 @@ void run(Unary kind, const float* a, const float* b, float* out, int64_t n) {
 #pragma omp simd
         for (int64_t i = lo; i < hi; ++i) out[i] = a[i] * (1.0f - b[i] * b[i]);
         break;
+      case Unary::add_relu:
+#pragma omp simd
+        for (int64_t i = lo; i < hi; ++i) out[i] = std::max(a[i] + b[i], 0.0f);
+        break;
     }
   }
 }
@@ -84,7 +89,7 @@ class UnaryOp : public NativePrimitive<UnaryOp> {
 
  private:
   static constexpr const char* names[] = {"LucidRelu", "LucidReluBackward", "LucidTanh",
-                                          "LucidTanhBackward"};
+                                          "LucidTanhBackward", "LucidAddRelu"};
   Unary kind_;
 };
 
@@ -92,7 +97,7 @@ mx::array apply(Unary kind, const char* op, std::vector<mx::array> inputs) {
   auto st = cpu_stream(op);
   for (auto& a : inputs) {
     if (a.shape() != inputs[0].shape())
-      throw std::invalid_argument(std::string(op) + ": gradient and input shapes disagree");
+      throw std::invalid_argument(std::string(op) + ": the inputs' shapes disagree");
     a = dense_f32(a, op, st);
   }
   auto shape = inputs[0].shape();
@@ -104,6 +109,9 @@ mx::array apply(Unary kind, const char* op, std::vector<mx::array> inputs) {
 mx::array relu(const mx::array& x) { return apply(Unary::relu, "relu", {x}); }
 mx::array relu_backward(const mx::array& g, const mx::array& out) {
   return apply(Unary::relu_backward, "relu_backward", {g, out});
+}
+mx::array add_relu(const mx::array& a, const mx::array& b) {
+  return apply(Unary::add_relu, "add_relu", {a, b});
 }
 mx::array tanh(const mx::array& x) { return apply(Unary::tanh, "tanh", {x}); }
 mx::array tanh_backward(const mx::array& g, const mx::array& out) {
