@@ -88,3 +88,16 @@ def test_batch_norm_keeps_its_output_only_when_fused_with_relu(relu, training):
     b = lucid.zeros(3, requires_grad=True)
     y = batch_norm(h, lucid.zeros(3), lucid.ones(3), w, b, training=training, relu=relu)
     assert _node_holds(y, y._data) == relu
+
+
+@pytest.mark.parametrize("shape", [(3, 70000), (4, 5), ()])
+def test_gradients_of_a_value_used_twice_are_summed(shape):
+    rng = np.random.default_rng(3)
+    x = lucid.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+    h = x * 2  # an intermediate feeding two ops, as a residual block's input
+    (h.sin() * h + h.exp()).sum().backward()
+    v = 2 * x.numpy().astype(np.float64)
+    want = 2 * (np.cos(v) * v + np.sin(v) + np.exp(v))
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-5, atol=1e-5)
+    assert np.asarray(autograd._sum(mx.ones(shape), mx.full(shape, 2.0))).tolist() == \
+        np.full(shape, 3.0).tolist()

@@ -22,6 +22,7 @@ import threading
 
 import mlx.core as mx
 
+from . import _native
 from ._tensor import Tensor
 from .errors import GradError
 
@@ -289,12 +290,19 @@ def _propagate(root, gradient: mx.array, retain_graph: bool) -> None:
                     pending.leaves.append(parent)
                 else:
                     key = id(parent._node)
-                    grads[key] = pg if key not in grads else grads[key] + pg
+                    grads[key] = pg if key not in grads else _sum(grads[key], pg)
                 pending.bytes += pg.nbytes
             if not retain_graph:
                 node.backward = None
                 node.parents = ()
             pending.evaluate_if_large(grads)
+
+
+def _sum(a: mx.array, b: mx.array) -> mx.array:
+    """Two gradients of one value (it fed two ops, as a residual block's input does): on the
+    CPU in float32 one native multi-threaded pass (MLX adds on one thread), else ``a + b``."""
+    lib = _native.for_cpu_float32(a, b) if a.size and a.shape == b.shape else None
+    return lib.add(a, b) if lib is not None else a + b
 
 
 #: bytes of gradients the backward builds before it computes them (``_PendingGradients``)

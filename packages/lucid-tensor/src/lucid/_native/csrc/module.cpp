@@ -55,6 +55,8 @@ NB_MODULE(_lucid_native, m) {
         "g [out > 0], out = relu(x) (out > 0 exactly where x > 0).");
   m.def("add_relu", &add_relu, nb::arg("a"), nb::arg("b"),
         "max(a + b, 0) of two arrays of one shape, multi-threaded.");
+  m.def("add", &lucid_native::add, nb::arg("a"), nb::arg("b"),
+        "a + b of two arrays of one shape, multi-threaded.");
   m.def("tanh", &lucid_native::tanh, nb::arg("x"), "tanh x, multi-threaded and vectorised.");
   m.def("tanh_backward", &tanh_backward, nb::arg("g"), nb::arg("out"), "g (1 - out^2).");
 

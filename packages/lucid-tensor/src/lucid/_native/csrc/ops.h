@@ -30,6 +30,7 @@ mx::array pool2d_backward(const mx::array& g, const mx::array& workspace, int al
 mx::array relu(const mx::array& x);
 mx::array relu_backward(const mx::array& g, const mx::array& out);  // out: relu(x)
 mx::array add_relu(const mx::array& a, const mx::array& b);  // max(a + b, 0), equal shapes
+mx::array add(const mx::array& a, const mx::array& b);  // a + b, equal shapes
 mx::array tanh(const mx::array& x);
 mx::array tanh_backward(const mx::array& g, const mx::array& out);
 

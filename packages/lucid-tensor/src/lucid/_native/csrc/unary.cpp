@@ -3,6 +3,7 @@
 //
 //   relu: out = max(x, 0),   dx = g [out > 0]   (out > 0 exactly where x > 0)
 //   add_relu: out = max(a + b, 0) (a residual block's end), da = db = g [out > 0]
+//   add: out = a + b (gradients summed where a value feeds two ops, as a residual input)
 //   tanh: out = tanh x,      dx = g (1 - out^2)
 //
 // tanh uses the rational approximation of Eigen's fast tanh (odd degree-13 numerator over an
@@ -15,7 +16,7 @@
 namespace lucid_native {
 namespace {
 
-enum class Unary { relu, relu_backward, tanh, tanh_backward, add_relu };
+enum class Unary { relu, relu_backward, tanh, tanh_backward, add_relu, add };
 
 inline float fast_tanh(float x) {
   const float c = 7.90531110763549805f;
@@ -64,6 +65,10 @@ void run(Unary kind, const float* a, const float* b, float* out, int64_t n) {
 #pragma omp simd
         for (int64_t i = lo; i < hi; ++i) out[i] = std::max(a[i] + b[i], 0.0f);
         break;
+      case Unary::add:
+#pragma omp simd
+        for (int64_t i = lo; i < hi; ++i) out[i] = a[i] + b[i];
+        break;
     }
   }
 }
@@ -89,7 +94,8 @@ class UnaryOp : public NativePrimitive<UnaryOp> {
 
  private:
   static constexpr const char* names[] = {"LucidRelu", "LucidReluBackward", "LucidTanh",
-                                          "LucidTanhBackward", "LucidAddRelu"};
+                                          "LucidTanhBackward", "LucidAddRelu",
+                                          "LucidAdd"};
   Unary kind_;
 };
 
@@ -112,6 +118,9 @@ mx::array relu_backward(const mx::array& g, const mx::array& out) {
 }
 mx::array add_relu(const mx::array& a, const mx::array& b) {
   return apply(Unary::add_relu, "add_relu", {a, b});
+}
+mx::array add(const mx::array& a, const mx::array& b) {
+  return apply(Unary::add, "add", {a, b});
 }
 mx::array tanh(const mx::array& x) { return apply(Unary::tanh, "tanh", {x}); }
 mx::array tanh_backward(const mx::array& g, const mx::array& out) {
