@@ -206,3 +206,49 @@ def test_residual_load_of_finished_workers():
     assert residual_load([worker, worker], now=1000.0) == pytest.approx(
         2 * residual_load([worker], now=1000.0))
     assert residual_load([]) == 0
+
+
+def test_lucid_runtime_is_prepared_before_timed_runs(monkeypatch):
+    """The native kernels are built in the prepare step (no compile inside a timed epoch):
+    Lucid's prepare_runtime asks lucid.native_info, which builds them when none are cached."""
+    import lucid
+    from lucid.compare.backends import get_backend
+
+    calls = []
+    monkeypatch.setattr(lucid, "native_info",
+                        lambda: calls.append(1) or {"built_now": True, "path": "/c/k"})
+    assert get_backend("lucid").prepare_runtime() == "Lucid: native CPU kernels compiled into /c/k"
+    monkeypatch.setattr(lucid, "native_info", lambda: {"built_now": False, "path": "/c/k"})
+    assert get_backend("lucid").prepare_runtime() is None
+    assert calls == [1]
+
+
+def test_prepare_task_readies_the_runtime_first(monkeypatch):
+    from lucid.compare import backends, worker
+    from lucid.compare.conditions import Probe
+
+    order = []
+
+    class Stub:
+        def __init__(self, *args):
+            order.append("build")
+
+        @staticmethod
+        def prepare_runtime():
+            order.append("prepare_runtime")
+            return "ready"
+
+        @staticmethod
+        def resolve_device(name):
+            order.append("resolve_device")
+            return "cpu"
+
+        def count_parameters(self):
+            return 7
+
+    monkeypatch.setattr(backends, "get_backend", lambda fw: Stub)
+    monkeypatch.setattr(backends, "seed_all", lambda *a: None)
+    task = {"framework": "lucid", "device": "cpu", "init_files": {},
+            "config": {"experiment": "lenet5-mnist"}}
+    assert worker.prepare(task, Probe(())) == {"device": "cpu", "param_count": 7}
+    assert order[0] == "prepare_runtime" and "build" in order

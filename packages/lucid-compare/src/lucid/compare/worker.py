@@ -170,6 +170,9 @@ def prepare(task: dict, probe: Probe) -> dict:
     from .experiments import get_experiment
 
     fw = task["framework"]
+    ready = get_backend(fw).prepare_runtime()  # before any timed run
+    if ready:
+        log(ready)
     try:
         device = get_backend(fw).resolve_device(task["device"])
     except Exception as err:  # ValueError, lucid.DeviceError: a device this machine lacks

@@ -155,7 +155,7 @@ def native_info() -> dict:
             kernels=["conv2d (forward, backward data, backward weights)",
                      "max_pool2d, avg_pool2d (forward, backward)",
                      "batch_norm (+relu; training forward/backward, inference forward)",
-                     "relu, tanh (forward, backward)",
+                     "relu, tanh (forward, backward), add+relu, add",
                      "adam/adamw and sgd parameter updates"],
         )
     return info

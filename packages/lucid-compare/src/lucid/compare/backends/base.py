@@ -53,6 +53,12 @@ class Backend(abc.ABC):
     def seed(n: int) -> None:
         """Seed the framework's global generator."""
 
+    @staticmethod
+    def prepare_runtime() -> str | None:
+        """Make the framework ready to train at full speed before any timed run (compile what
+        it compiles on first use); returns a line to show when it did work, else None."""
+        return None
+
     @abc.abstractmethod
     def build_model(self):
         """The experiment's model, on the configured device, in train mode."""
