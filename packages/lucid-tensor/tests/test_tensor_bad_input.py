@@ -125,6 +125,26 @@ def test_integer_floor_division_by_zero_raises(compute):
     assert issubclass(IntegerDivisionByZeroError, (LucidError, ZeroDivisionError))
 
 
+@pytest.mark.parametrize(
+    "compute",
+    [
+        lambda: lucid.tensor([5, 6]) % 0,
+        lambda: lucid.tensor([5, 6]) % lucid.tensor([1, 0]),
+        lambda: 7 % lucid.tensor([0, 2]),
+        lambda: lucid.remainder(lucid.tensor([5], dtype=lucid.int32), lucid.tensor(0)),
+    ],
+)
+def test_integer_remainder_by_zero_raises(compute):
+    """PyTorch raises ZeroDivisionError; MLX would return a value."""
+    with pytest.raises(IntegerDivisionByZeroError, match="remainder: integer division by zero"):
+        compute()
+
+
+def test_float_remainder_by_zero_is_nan_and_ints_still_divide():
+    assert np.isnan(lucid.tensor([5.0]) % 0).all().item()
+    assert (lucid.tensor([7, -7]) % 3).tolist() == [1, 2]
+
+
 def test_inplace_integer_floor_division_by_zero_raises():
     t = lucid.tensor([5, 6])
     with pytest.raises(ZeroDivisionError):

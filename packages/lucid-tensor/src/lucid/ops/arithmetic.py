@@ -49,11 +49,17 @@ def floor_divide(x, y):
     Integer division by zero raises :class:`IntegerDivisionByZeroError` (it checks ``y``,
     one evaluation, only when both operands are integers)."""
     out = mx.floor_divide(x, y)
+    _check_integer_divisor("floor_divide", out, y)
+    return out, None
+
+
+def _check_integer_divisor(name: str, out: mx.array, y) -> None:
+    """Raise when an integer ``//`` or ``%`` divides by zero (PyTorch raises too; MLX returns
+    a value): one evaluation of ``y == 0``, only when the result is an integer."""
     if not mx.issubdtype(out.dtype, mx.inexact) and bool(mx.any(mx.array(y) == 0)):
         raise IntegerDivisionByZeroError(
-            f"floor_divide: integer division by zero (divisor {_describe(y)})"
+            f"{name}: integer division by zero (divisor {_describe(y)})"
         )
-    return out, None
 
 
 def _describe(v) -> str:
@@ -64,8 +70,11 @@ def _describe(v) -> str:
 
 @op("remainder")
 def remainder(x, y):
-    """out = x - y floor(x / y);  dx = g, dy = -g floor(x / y)."""
-    return mx.remainder(x, y), lambda g: (g, -g * mx.floor_divide(x, y))
+    """out = x - y floor(x / y);  dx = g, dy = -g floor(x / y). Integer ``% 0`` raises
+    :class:`IntegerDivisionByZeroError`, as ``//`` does."""
+    out = mx.remainder(x, y)
+    _check_integer_divisor("remainder", out, y)
+    return out, lambda g: (g, -g * mx.floor_divide(x, y))
 
 
 @op("neg")
