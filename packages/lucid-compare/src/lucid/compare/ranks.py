@@ -37,11 +37,6 @@ def bounds(m: int, rank: int, world: int) -> tuple[int, int]:
     return m * rank // world, m * (rank + 1) // world
 
 
-def shard_size(m: int, rank: int, world: int) -> int:
-    start, stop = bounds(m, rank, world)
-    return stop - start
-
-
 def shard(x, y, rank: int, world: int):
     """``(x, y, weight)``: rank ``rank``'s slice of a global batch and its loss weight
     ``n_r * world / m`` (see the module docstring)."""

@@ -101,11 +101,21 @@ def trajectory_config(cfg: TrainConfig, steps: int, n_train: int) -> TrainConfig
     return replace(cfg, epochs=1, subset=subset, test_subset=cfg.batch_size)
 
 
+def wants_trajectory(opts: RunOptions) -> bool:
+    """Whether the run includes the trajectory check (it needs both frameworks)."""
+    return opts.trajectory_steps > 0 and {"lucid", "torch"} <= set(opts.frameworks)
+
+
+def steps_per_epoch(cfg: TrainConfig, n_train: int) -> int:
+    """Batches of an epoch of ``cfg`` over ``n_train`` training images (``subset`` applied)."""
+    return -(-min(n_train, cfg.subset or n_train) // cfg.batch_size)
+
+
 def trajectory_plan(opts: RunOptions, effective: dict[str, TrainConfig],
                     n_train: int) -> list[RunSpec]:
     """The trajectory check (``trajectory.py``) of the first seed: PyTorch from its initial
     weights, Lucid from the same, and one PyTorch run per one-ULP control."""
-    if opts.trajectory_steps <= 0 or not {"lucid", "torch"} <= set(opts.frameworks):
+    if not wants_trajectory(opts):
         return []
     seed = effective["torch"].seed
     cfg = {fw: trajectory_config(effective[fw], opts.trajectory_steps, n_train)
@@ -308,11 +318,10 @@ def _execute(opts: RunOptions, asked: dict, effective: dict, log) -> int:
     print_header(opts, effective, log)
 
     data = load_data(opts.base.dataset, opts.data_dir, opts.download, progress=opts.progress)
-    n_train = {fw: min(len(data.x_train), effective[fw].subset or len(data.x_train))
-               for fw in opts.frameworks}
-    steps = {fw: -(-n_train[fw] // effective[fw].batch_size) for fw in opts.frameworks}
     n_images = len(data.x_train)
     del data  # each worker loads the same files
+    n_train = {fw: min(n_images, effective[fw].subset or n_images) for fw in opts.frameworks}
+    steps = {fw: steps_per_epoch(effective[fw], n_images) for fw in opts.frameworks}
     for fw in opts.frameworks:
         why = ranks.check_split(n_train[fw], effective[fw].batch_size, opts.nproc)
         if why:
@@ -324,7 +333,7 @@ def _execute(opts: RunOptions, asked: dict, effective: dict, log) -> int:
     for fw in opts.frameworks:
         seeds = range(effective[fw].seed, effective[fw].seed + opts.seeds)
         exported = ([] if fw != "torch" else seeds if opts.same_init
-                    else seeds[:1] if trajectory_plan(opts, effective, n_images) else [])
+                    else seeds[:1] if wants_trajectory(opts) else [])
         task = {"task": "prepare", "framework": fw, "device": asked[fw],
                 "config": effective[fw].as_dict(),
                 "init_files": {s: str(init_file(out, s)) for s in exported}}
@@ -338,7 +347,7 @@ def _execute(opts: RunOptions, asked: dict, effective: dict, log) -> int:
         raise ComparisonRefused(
             f"refusing to compare models with different parameter counts ({listed}); fix the "
             "model or the overrides, or pass --force to compare anyway")
-    if len(set(counts.values())) > 1 and trajectory_plan(opts, effective, n_images):
+    if len(set(counts.values())) > 1 and wants_trajectory(opts):
         log("trajectory check: skipped (the models differ, so Lucid cannot start from "
             "PyTorch's initial weights)")
         opts = replace(opts, trajectory_steps=0)
@@ -352,9 +361,10 @@ def _execute(opts: RunOptions, asked: dict, effective: dict, log) -> int:
     status = EXIT_OK
     try:
         for spec in plan(opts, effective, n_images):
-            n, run_opts = steps[spec.framework], opts
+            run_opts = opts
             if spec.role.startswith("trajectory"):  # short runs: one process each
-                n, run_opts = min(n, opts.trajectory_steps), replace(opts, nproc=1, port=0)
+                run_opts = replace(opts, nproc=1, port=0)
+            n = steps_per_epoch(spec.cfg, n_images)
             if _run_one(spec, run_opts, n, counts, envs, log) == "diverged":
                 status = EXIT_DIVERGED
         if opts.scaling:

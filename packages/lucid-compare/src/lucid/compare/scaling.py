@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from . import conditions
+from .backends import LABELS
+from .trajectory import divergence
 
 #: where ``--scaling`` writes the 1-process runs, inside the output folder
 FOLDER = "scaling"
-
-LABELS = {"lucid": "Lucid", "torch": "PyTorch"}
 
 
 def _mean(values) -> float | None:
@@ -50,12 +52,10 @@ def baseline_record(baseline: dict, main: dict | None = None) -> dict:
                                           "images_per_s")} for e in baseline.get("epochs", [])],
     }
     if main is not None:
-        pairs = [(a, b) for a, b in zip(main.get("batch_losses", []),
-                                        baseline.get("batch_losses", []))
-                 if a is not None and b is not None]
-        rec["batches_compared"] = len(pairs)
-        rec["max_batch_loss_diff"] = max((abs(a - b) / max(1.0, abs(b)) for a, b in pairs),
-                                         default=None)
+        diff = divergence(main.get("batch_losses", []), baseline.get("batch_losses", []))
+        diff = diff[np.isfinite(diff)]
+        rec["batches_compared"] = int(diff.size)
+        rec["max_batch_loss_diff"] = float(diff.max()) if diff.size else None
     return rec
 
 

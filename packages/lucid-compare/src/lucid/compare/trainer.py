@@ -111,10 +111,9 @@ def _train_epoch(backend, cfg, loader, history, epoch, progress, label) -> dict:
             if backend.world == 1:
                 loss, c = backend.train_step(x, y)
             else:  # this rank's share of the global batch; loss and correct of all ranks
-                loss, c = backend.train_step_shard(*ranks.shard(x, y, backend.rank,
-                                                                backend.world))
-                loss_sum, c = backend.all_sum([loss * ranks.shard_size(len(y), backend.rank,
-                                                                       backend.world), c])
+                xr, yr, weight = ranks.shard(x, y, backend.rank, backend.world)
+                loss, c = backend.train_step(xr, yr, weight)
+                loss_sum, c = backend.all_sum([loss * len(yr), c])
                 loss, c = float(loss_sum) / len(y), int(c)
             finite = math.isfinite(loss)
             history["batch_losses"].append(loss if finite else None)

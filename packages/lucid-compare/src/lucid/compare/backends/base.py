@@ -188,12 +188,15 @@ class Backend(abc.ABC):
         self.optimizer.step()
 
     # ----- the steps, written once ---------------------------------------------------------
-    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-        """One optimisation step on a NumPy batch: ``(loss, number of correct predictions)``."""
+    def train_step(self, x: np.ndarray, y: np.ndarray,
+                   weight: float = 1.0) -> tuple[float, int]:
+        """One optimisation step on a NumPy batch: ``(loss, number of correct predictions)``.
+        ``weight`` scales the loss before ``backward`` (a rank's share of a global batch:
+        ``ranks.shard``); the loss returned is unscaled."""
         xb, yb = self.to_device(x, y)
         self.zero_grad()
         logits, loss = self.forward(xb, yb)
-        self.backward(loss)
+        self.backward(loss * weight if weight != 1 else loss)
         self.optimizer_step()
         return self.scalar(loss), self.count_correct(logits, yb)
 
@@ -232,17 +235,6 @@ class Backend(abc.ABC):
         out = self._all_sum(values)
         self.metric_sync_time += time.perf_counter() - t0
         return out
-
-    def train_step_shard(self, x: np.ndarray, y: np.ndarray,
-                         weight: float) -> tuple[float, int]:
-        """``train_step`` on this rank's share of a global batch, its loss scaled by
-        ``weight`` before ``backward`` (``ranks.shard``); returns the unscaled local loss."""
-        xb, yb = self.to_device(x, y)
-        self.zero_grad()
-        logits, loss = self.forward(xb, yb)
-        self.backward(loss * weight if weight != 1 else loss)
-        self.optimizer_step()
-        return self.scalar(loss), self.count_correct(logits, yb)
 
     def perturb_ulp(self, direction: str = "up", weights: str = "all") -> None:
         """Move parameters one float32 ULP (``np.nextafter`` towards +inf for ``"up"``, -inf
