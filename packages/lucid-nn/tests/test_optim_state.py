@@ -229,7 +229,9 @@ def test_200_steps_keep_memory_and_graph_flat():
         (y * y).mean().backward()  # the loss is never read: only step() evaluates
         opt.step()
         memory.append(mx.get_active_memory())
-    assert memory[-1] <= memory[20]
+    # flat: no higher at the end than early on (it may alternate between two levels as
+    # buffers are handed from step to step)
+    assert max(memory[-20:]) <= max(memory[20:40])
     assert w._node is None and w.requires_grad and w.is_leaf
     assert opt.state[w]["step"] == 200
     opt.zero_grad()

@@ -400,3 +400,51 @@ print(json.dumps(gomps))
     names = sorted(p.rsplit("/", 1)[-1] for p in gomps)
     assert "liblgomp.so1" in names, gomps  # Lucid's
     assert any(n.startswith("libgomp") for n in names), gomps  # PyTorch's, a separate one
+
+
+@needs_native
+def test_idle_openmp_threads_spin_briefly_and_the_environment_is_left_alone():
+    """Unless the environment chooses, Lucid's OpenMP runtime loads with a short spin
+    (``GOMP_SPINCOUNT``), which is not left in the environment; a choice made there wins."""
+    code = INFO + "\nimport os; print(json.dumps(sorted(k for k in os.environ if 'SPIN' in k)))"
+    proc = run_python(code, GOMP_SPINCOUNT=None, OMP_WAIT_POLICY=None)
+    assert proc.returncode == 0, proc.stderr
+    info_line, env_line = proc.stdout.strip().splitlines()[-2:]
+    assert json.loads(info_line)["omp_wait_policy"] == (
+        f"spin {_native.SPIN_COUNT} iterations, then sleep (GOMP_SPINCOUNT={_native.SPIN_COUNT})")
+    assert json.loads(env_line) == []
+    proc = run_python(INFO, GOMP_SPINCOUNT=None, OMP_WAIT_POLICY="PASSIVE")
+    assert proc.returncode == 0, proc.stderr
+    policy = json.loads(proc.stdout.strip().splitlines()[-1])["omp_wait_policy"]
+    assert policy == "OMP_WAIT_POLICY=PASSIVE (from the environment)"
+
+
+def _address(a) -> int:
+    """Where an evaluated MLX array's data starts (NumPy views its buffer without a copy)."""
+    view = np.asarray(memoryview(a))
+    assert np.shares_memory(view, np.asarray(memoryview(a)))
+    return view.ctypes.data
+
+
+@needs_native
+def test_native_outputs_start_on_64_byte_boundaries_and_stay_usable():
+    """Native kernels' outputs are 64-byte aligned (a vector load never spans two cache
+    lines); MLX ops read them, and reuse their buffers, like any other array."""
+    import lucid
+    import mlx.core as mx
+
+    lib = _native.load()
+    rng = np.random.default_rng(0)
+    for shape in [(7,), (3, 5), (2, 3, 4, 5), (1,), ()]:
+        x = mx.array(rng.standard_normal(shape).astype(np.float32))
+        y = mx.array(rng.standard_normal(shape).astype(np.float32))
+        outs = [lib.relu(x), lib.add_relu(x, y)]
+        mx.eval(outs)
+        for out in outs:
+            assert _address(out) % 64 == 0, shape
+        assert np.array_equal(np.array(outs[1]), np.maximum(np.array(x) + np.array(y), 0))
+        later = mx.exp(outs[0] * 2 + 1)  # elementwise ops may take over the buffer
+        assert np.allclose(np.array(later), np.exp(np.maximum(np.array(x), 0) * 2 + 1))
+    conv = lucid.conv2d(lucid.randn(2, 3, 9, 9), lucid.randn(5, 3, 3, 3), padding=1)
+    mx.eval(conv._data)
+    assert _address(conv._data) % 64 == 0

@@ -11,6 +11,7 @@
 
 #include "mlx/allocator.h"
 #include "mlx/array.h"
+#include "mlx/backend/common/utils.h"
 #include "mlx/backend/cpu/encoder.h"
 #include "mlx/ops.h"
 #include "mlx/primitives.h"
@@ -48,9 +49,26 @@ inline mx::array dense_f32(const mx::array& a, const char* op, mx::Stream s) {
 
 using Arrays = std::vector<mx::array>;
 
-// Give every output its own buffer (outputs never alias inputs here).
+// Give every output its own buffer (outputs never alias inputs here), its data starting on a
+// 64-byte boundary: MLX's CPU allocator returns addresses 8 bytes past malloc's 16-byte
+// alignment, so a 64-byte vector load or store on its buffers spans two cache lines (oneDNN's
+// reorders out of the channel-blocked layout ran 1.3x slower on them). The buffer is
+// allocated 64 bytes larger and the array's data starts at the first aligned element.
+constexpr size_t kAlign = 64;
+
+inline void allocate(mx::array& o) {
+  auto data = mx::allocator::malloc(o.nbytes() + kAlign);
+  auto address = reinterpret_cast<uintptr_t>(data.buffer().raw_ptr());
+  size_t skip = (kAlign - address % kAlign) % kAlign;  // bytes (set_data's offset unit)
+  int spread = 0;  // dimensions longer than 1: a row-major array is also column-major
+  for (auto d : o.shape()) spread += d > 1;
+  mx::array::Flags flags{true, true, spread <= 1};
+  o.set_data(std::move(data), o.size(), mx::make_contiguous_strides(o.shape()), flags,
+             static_cast<int64_t>(skip));
+}
+
 inline void allocate(std::vector<mx::array>& outputs) {
-  for (auto& o : outputs) o.set_data(mx::allocator::malloc(o.nbytes()));
+  for (auto& o : outputs) allocate(o);
 }
 
 // The arrays a dispatched task reads and writes: registered with the CPU encoder (which
@@ -128,11 +146,13 @@ inline void require_dense(const std::vector<mx::array>& inputs, const char* op) 
 // primitives are created where ops are recorded but run on MLX's worker thread: they use
 // user scratchpads instead, from one buffer per thread that grows to the largest asked for.
 // `slot` keeps buffers needed at the same time apart (0: the scratchpad, 1+: reordered copies).
+// Each starts on a kAlign boundary, as the outputs do.
 inline void* scratch(size_t bytes, int slot = 0) {
   thread_local std::vector<char> buffers[8];
   auto& buffer = buffers[slot];
-  if (buffer.size() < bytes) buffer.resize(bytes);
-  return buffer.data();
+  if (buffer.size() < bytes + kAlign) buffer.resize(bytes + kAlign);
+  auto address = reinterpret_cast<uintptr_t>(buffer.data());
+  return buffer.data() + (kAlign - address % kAlign) % kAlign;
 }
 
 }  // namespace lucid_native

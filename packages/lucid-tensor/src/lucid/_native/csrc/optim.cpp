@@ -159,7 +159,7 @@ class FusedUpdate : public NativePrimitive<FusedUpdate> {
           inputs[src].flags().row_contiguous && inputs[src].data_size() == o.size())
         o.copy_shared_buffer(inputs[src]);
       else
-        o.set_data(mx::allocator::malloc(o.nbytes()));
+        allocate(o);
     }
     dispatch(inputs, outputs, [c = c_](Arrays& in, Arrays& out) {
       const int64_t n = (int64_t)out[0].size();
