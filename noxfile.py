@@ -26,6 +26,7 @@ TORCH = ["torch>=2.4", "torchvision>=0.19"]
 # Run a second time with the native kernels off, so both paths pass the same parity tests.
 BOTH_PATHS = [
     "packages/lucid-tensor/tests/test_tensor_conv.py",
+    "packages/lucid-tensor/tests/test_tensor_conv_batch_norm.py",
     "packages/lucid-tensor/tests/test_tensor_elementwise.py",
     "packages/lucid-tensor/tests/test_tensor_add_relu.py",
     "packages/lucid-tensor/tests/test_tensor_pool.py",

@@ -1,11 +1,12 @@
-"""ResNet blocks' fused BatchNorm+ReLU: the same values and gradients as the two modules, and
-the two modules whenever something watches them."""
+"""ResNet blocks' fused BatchNorm+ReLU, and in inference conv+BatchNorm(+ReLU): the same
+values and gradients as the modules, and the modules whenever something watches them."""
 
 import lucid
 import lucid.nn as nn
 import numpy as np
 import pytest
-from lucid.models.resnet import bn_relu, residual_relu
+from lucid.models import build_cifar_resnet18
+from lucid.models.resnet import bn_relu, conv_bn, conv_bn_sequence, residual_relu
 
 
 def _pair(training: bool):
@@ -63,3 +64,71 @@ def test_residual_relu_fuses_unless_watched():
     y = residual_relu(a, b, relu)
     assert y._node.name == "relu" and len(seen) == 1
     np.testing.assert_array_equal(seen[0].numpy(), (a + b).numpy())
+
+
+def _conv_bn_relu(training: bool):
+    bn, relu = _pair(training)
+    conv = nn.Conv2d(2, 3, 3, padding=1, bias=False)
+    bn.running_mean.data = lucid.tensor(np.array([0.2, -0.1, 0.3], dtype=np.float32))
+    bn.running_var.data = lucid.tensor(np.array([0.5, 2.0, 1.5], dtype=np.float32))
+    return conv, bn, relu
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """The calls conv_bn makes to the one-op form, lucid.conv2d_batch_norm."""
+    calls, real = [], lucid.conv2d_batch_norm
+    monkeypatch.setattr(lucid, "conv2d_batch_norm",
+                        lambda *a, **k: calls.append(a) or real(*a, **k))
+    return calls
+
+
+def test_conv_bn_is_one_op_in_inference_only(fused_calls):
+    x = lucid.tensor(np.random.default_rng(3).standard_normal((2, 2, 6, 6)).astype(np.float32))
+    conv, bn, relu = _conv_bn_relu(training=False)
+    with lucid.no_grad():
+        expected = relu(bn(conv(x))).numpy()
+        np.testing.assert_allclose(conv_bn(conv, bn, x, relu).numpy(), expected, rtol=1e-6,
+                                   atol=1e-6)
+        np.testing.assert_allclose(conv_bn(conv, bn, x).numpy(), bn(conv(x)).numpy(),
+                                   rtol=1e-6, atol=1e-6)
+    assert len(fused_calls) == 2
+    conv, bn, relu = _conv_bn_relu(training=True)
+    conv_bn(conv, bn, x, relu)
+    assert len(fused_calls) == 2  # training: conv, then bn_relu
+
+
+def test_conv_bn_calls_the_modules_when_watched(fused_calls):
+    x = lucid.tensor(np.random.default_rng(4).standard_normal((2, 2, 6, 6)).astype(np.float32))
+    seen = []
+    for watched in range(3):
+        conv, bn, relu = _conv_bn_relu(training=False)
+        module = (conv, bn, relu)[watched]
+        module.register_forward_hook(lambda m, inp, out, w=watched: seen.append(w))
+        conv_bn(conv, bn, x, relu)
+    assert seen == [0, 1, 2] and not fused_calls
+    conv, bn, relu = _conv_bn_relu(training=False)
+    seq = nn.Sequential(conv, bn, relu)
+    conv_bn_sequence(seq, x)
+    assert len(fused_calls) == 1
+    seq.register_forward_hook(lambda m, inp, out: seen.append("seq"))
+    conv_bn_sequence(seq, x)
+    assert seen[-1] == "seq" and len(fused_calls) == 1
+
+
+def test_resnet_inference_fuses_every_conv_and_matches_the_modules(fused_calls):
+    lucid.manual_seed(0)
+    model = build_cifar_resnet18()
+    x = lucid.tensor(np.random.default_rng(5).standard_normal((2, 3, 32, 32)).astype(np.float32))
+    model(x)  # training mode: running statistics move away from 0 and 1
+    model.eval()
+    with lucid.no_grad():
+        fused = model(x).numpy()
+    assert len(fused_calls) == 20  # the stem, 16 block convs and 3 downsamples
+    handles = [m.register_forward_hook(lambda *a: None) for m in model.modules()]
+    with lucid.no_grad():
+        modules = model(x).numpy()
+    for h in handles:
+        h.remove()
+    assert len(fused_calls) == 20
+    np.testing.assert_allclose(fused, modules, rtol=1e-5, atol=1e-5)

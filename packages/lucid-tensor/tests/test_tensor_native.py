@@ -448,3 +448,39 @@ def test_native_outputs_start_on_64_byte_boundaries_and_stay_usable():
     conv = lucid.conv2d(lucid.randn(2, 3, 9, 9), lucid.randn(5, 3, 3, 3), padding=1)
     mx.eval(conv._data)
     assert _address(conv._data) % 64 == 0
+
+
+@needs_native
+@pytest.mark.parametrize("relu", [True, False])
+def test_conv2d_affine_applies_the_epilogue_inside_the_convolution(relu, monkeypatch):
+    """conv2d_batch_norm runs as the native conv2d_affine (oneDNN post-ops): its values are
+    PyTorch's conv2d, inference batch_norm and relu."""
+    import lucid
+    import torch
+    import torch.nn.functional as F
+    from lucid.ops.nn import conv_batch_norm
+
+    lib, calls = _native.load(), []
+
+    class Spy:
+        def conv2d_affine(self, *args):
+            calls.append(args)
+            return lib.conv2d_affine(*args)
+
+    monkeypatch.setattr(conv_batch_norm._native, "for_cpu_float32", lambda *arrays: Spy())
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((3, 16, 10, 10)), rng.standard_normal((32, 16, 3, 3)) * 0.2
+    b, mean, var, gamma, beta = (rng.standard_normal(32) for _ in range(5))
+    var = np.abs(var) + 0.5
+    arrays = [a.astype(np.float32) for a in (x, w, b, mean, var, gamma, beta)]
+    with lucid.no_grad():
+        out = lucid.conv2d_batch_norm(*map(lucid.tensor, arrays), relu=relu, stride=2,
+                                      padding=1)
+    t = [torch.tensor(a) for a in arrays]
+    expected = F.batch_norm(F.conv2d(t[0], t[1], t[2], stride=2, padding=1), *t[3:5], *t[5:],
+                            False, 0.1, 1e-5)
+    expected = F.relu(expected) if relu else expected
+    assert len(calls) == 1 and calls[0][5] is relu
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
+    if relu:
+        assert out.numpy().min() == 0.0

@@ -55,6 +55,32 @@ def bn_relu(bn: nn.Module, relu: nn.Module, x: Tensor) -> Tensor:
     return relu(bn(x))
 
 
+def conv_bn(conv: nn.Module, bn: nn.Module, x: Tensor, relu: nn.Module | None = None) -> Tensor:
+    """``bn(conv(x))``, then ``relu`` when given. In inference (``bn`` in eval mode, with
+    running statistics) one op, the BatchNorm and ReLU as the convolution's epilogue
+    (``lucid.conv2d_batch_norm``), when all are the plain modules (zero padding) and none is
+    watched, as in ``bn_relu``; otherwise the convolution, then ``bn_relu`` or ``bn``."""
+    watched = (conv, bn) if relu is None else (conv, bn, relu)
+    if (type(conv) is nn.Conv2d and type(bn) is nn.BatchNorm2d and conv.padding_mode == "zeros"
+            and (relu is None or type(relu) is nn.ReLU) and not bn.training
+            and bn.running_mean is not None and _unwatched(*watched)):
+        return lucid.conv2d_batch_norm(x, conv.weight, conv.bias, bn.running_mean,
+                                       bn.running_var, bn.weight, bn.bias, bn.eps,
+                                       relu is not None, conv.stride, conv.padding,
+                                       conv.dilation, conv.groups)
+    out = conv(x)
+    return bn(out) if relu is None else bn_relu(bn, relu, out)
+
+
+def conv_bn_sequence(seq: nn.Module, x: Tensor) -> Tensor:
+    """``seq(x)`` for a stem or a downsample, a ``Sequential`` (conv, bn[, relu]), through
+    ``conv_bn`` when ``seq`` itself is plain and unwatched."""
+    parts = list(seq) if type(seq) is nn.Sequential and _unwatched(seq) else []
+    if len(parts) in (2, 3):
+        return conv_bn(parts[0], parts[1], x, parts[2] if len(parts) == 3 else None)
+    return seq(x)
+
+
 def residual_relu(out: Tensor, identity: Tensor, relu: nn.Module) -> Tensor:
     """``relu(out + identity)``, a block's end, as one fused op (``lucid.add_relu``) under
     the same condition as ``bn_relu``."""
@@ -80,10 +106,10 @@ class _BasicBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x
-        out = bn_relu(self.bn1, self.relu1, self.conv1(x))
-        out = self.bn2(self.conv2(out))
+        out = conv_bn(self.conv1, self.bn1, x, self.relu1)
+        out = conv_bn(self.conv2, self.bn2, out)
         if self.downsample is not None:
-            identity = self.downsample(x)
+            identity = conv_bn_sequence(self.downsample, x)
         return residual_relu(out, identity, self.relu2)
 
 
@@ -108,11 +134,11 @@ class _Bottleneck(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x
-        out = bn_relu(self.bn1, self.relu1, self.conv1(x))
-        out = bn_relu(self.bn2, self.relu2, self.conv2(out))
-        out = self.bn3(self.conv3(out))
+        out = conv_bn(self.conv1, self.bn1, x, self.relu1)
+        out = conv_bn(self.conv2, self.bn2, out, self.relu2)
+        out = conv_bn(self.conv3, self.bn3, out)
         if self.downsample is not None:
-            identity = self.downsample(x)
+            identity = conv_bn_sequence(self.downsample, x)
         return residual_relu(out, identity, self.relu3)
 
 
@@ -152,7 +178,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.stem(x)
+        x = conv_bn_sequence(self.stem, x)
         x = self.maxpool(x)
         x = self.layer1(x)
         x = self.layer2(x)

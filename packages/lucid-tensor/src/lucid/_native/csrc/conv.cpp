@@ -4,6 +4,10 @@
 //   backward data:    dx = the transposed map applied to g = dL/dout
 //   backward weights: dW[o,c,i,j] = sum_{n,u,v} g[n,o,u,v] x_pad[n,c, s_h u + d_h i, s_w v + d_w j],
 //                     db[o] = sum_{n,u,v} g[n,o,u,v]
+//   inference with an epilogue (conv2d_affine): y[n,o,u,v] = act(out[n,o,u,v] a[o] + s[o]),
+//                     act = ReLU or identity, applied by oneDNN as post-ops before the
+//                     result leaves its blocked layout (a BatchNorm with running statistics
+//                     and its ReLU, without a pass of their own)
 //
 // (c runs over the group of o.) Creating a oneDNN primitive costs far more than running a
 // small one, so primitives are cached by shape; they are made when the op is recorded, so
@@ -34,8 +38,10 @@ struct ConvShape {
   Pads pads;
   int groups;
   bool bias;
+  bool affine = false, relu = false;  // the inference epilogue (forward only)
   auto key() const {
-    return std::tie(n, c, h, w, o, kh, kw, ho, wo, stride, dil, pads, groups, bias);
+    return std::tie(n, c, h, w, o, kh, kw, ho, wo, stride, dil, pads, groups, bias, affine,
+                    relu);
   }
   bool operator<(const ConvShape& other) const { return key() < other.key(); }
 
@@ -53,6 +59,23 @@ struct ConvShape {
   }
   memory::desc bias_md() const {
     return bias ? memory::desc({o}, memory::data_type::f32, tag::x) : memory::desc();
+  }
+  memory::desc channel_md() const {  // a[o] or s[o], broadcast over (n, u, v)
+    return {{1, o, 1, 1}, memory::data_type::f32, tag::nchw};
+  }
+  bool epilogue() const { return affine || relu; }
+  // the attributes of the forward: a user scratchpad and the epilogue's post-ops
+  dnnl::primitive_attr forward_attr() const {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::post_ops ops;
+    if (affine) {
+      ops.append_binary(dnnl::algorithm::binary_mul, channel_md());
+      ops.append_binary(dnnl::algorithm::binary_add, channel_md());
+    }
+    if (relu) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+    return attr;
   }
   memory::dims strides() const { return {stride[0], stride[1]}; }
   memory::dims dilates() const { return {dil[0] - 1, dil[1] - 1}; }  // oneDNN: 0 = dense
@@ -89,10 +112,12 @@ std::shared_ptr<ConvPrimitives> primitives(const ConvShape& s) {
   auto it = cache.find(s);
   if (it != cache.end()) return it->second;
   auto p = std::make_shared<ConvPrimitives>();
+  // forward_training for the epilogue too: for inference oneDNN 3.2 picks brgconv in NHWC,
+  // whose reorders from and to NCHW cost more than the channel-blocked kernels' (measured)
   p->fwd_pd = dnnl::convolution_forward::primitive_desc(
-      engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-      s.src(true), s.weights(true), s.bias_md(), s.dst(true), s.strides(), s.dilates(),
-      s.pad_l(), s.pad_r(), user_scratchpad());
+      engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(true), s.weights(true),
+      s.bias_md(), s.dst(true), s.strides(), s.dilates(), s.pad_l(), s.pad_r(),
+      s.forward_attr());
   p->scratch_fwd = p->fwd_pd.scratchpad_desc().get_size();
   p->fwd_layouts = {p->fwd_pd.src_desc(), p->fwd_pd.weights_desc(), p->fwd_pd.dst_desc()};
   cache.emplace(s, p);
@@ -185,7 +210,7 @@ struct Binder {
 };
 
 // One primitive class for the three directions: inputs and outputs differ by `kind`.
-//   forward:          inputs (x, w[, b]) -> out
+//   forward:          inputs (x, w[, b][, a, s]) -> out
 //   backward_data:    inputs (g, w)      -> dx
 //   backward_weights: inputs (x, g)      -> dw[, db]
 class Conv2d : public NativePrimitive<Conv2d> {
@@ -207,6 +232,13 @@ class Conv2d : public NativePrimitive<Conv2d> {
         b.input(DNNL_ARG_WEIGHTS, s.weights(), l[1], in[1]);
         b.output(DNNL_ARG_DST, s.dst(), l[2], out[0]);
         if (s.bias) b.args.emplace(DNNL_ARG_BIAS, wrap(s.bias_md(), in[2]));
+        if (s.affine) {
+          size_t k = s.bias ? 3 : 2;
+          b.args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                         wrap(s.channel_md(), in[k]));
+          b.args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
+                         wrap(s.channel_md(), in[k + 1]));
+        }
       } else if (kind == Kind::backward_data) {
         b.input(DNNL_ARG_DIFF_DST, s.dst(), l[0], in[0]);
         b.input(DNNL_ARG_WEIGHTS, s.weights(), l[1], in[1]);
@@ -264,20 +296,46 @@ std::pair<mx::array, mx::array> dense_4d(const char* op, mx::Stream st, const mx
 
 }  // namespace
 
-mx::array conv2d(const mx::array& x_, const mx::array& w_, std::optional<mx::array> b_,
-                 Pair stride, Pads pads, Pair dilation, int groups) {
-  const char* op = "conv2d";
+namespace {
+
+mx::array forward(const char* op, const mx::array& x_, const mx::array& w_,
+                  std::optional<mx::array> b_, Pair stride, Pads pads, Pair dilation,
+                  int groups, std::optional<std::pair<mx::array, mx::array>> affine, bool relu) {
   auto st = cpu_stream(op);
   auto [x, w] = dense_4d(op, st, x_, "input", w_, "weight");
   auto s = make_shape(x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(2),
                       w.shape(3), stride, pads, dilation, groups, b_.has_value(), op);
   if (w.shape(1) * groups != x.shape(1))
-    throw std::invalid_argument("conv2d: weight and input channels disagree");
+    throw std::invalid_argument(std::string(op) + ": weight and input channels disagree");
   std::vector<mx::array> inputs{x, w};
   if (b_) inputs.push_back(dense_f32(*b_, op, st));
+  if (affine) {
+    for (auto* a : {&affine->first, &affine->second}) {
+      if (a->size() != (size_t)s.o)
+        throw std::invalid_argument(std::string(op) + ": scale and shift need one value per "
+                                    "output channel");
+      inputs.push_back(mx::reshape(dense_f32(*a, op, st), {(int)s.o}, st));
+    }
+  }
+  s.affine = affine.has_value();
+  s.relu = relu;
   get(s, Kind::forward);
   return mx::array({(int)s.n, (int)s.o, (int)s.ho, (int)s.wo}, mx::float32,
                    std::make_shared<Conv2d>(st, s, Kind::forward), inputs);
+}
+
+}  // namespace
+
+mx::array conv2d(const mx::array& x, const mx::array& w, std::optional<mx::array> b,
+                 Pair stride, Pads pads, Pair dilation, int groups) {
+  return forward("conv2d", x, w, b, stride, pads, dilation, groups, std::nullopt, false);
+}
+
+mx::array conv2d_affine(const mx::array& x, const mx::array& w, std::optional<mx::array> b,
+                        const mx::array& scale, const mx::array& shift, bool relu, Pair stride,
+                        Pads pads, Pair dilation, int groups) {
+  return forward("conv2d_affine", x, w, b, stride, pads, dilation, groups,
+                 std::pair{scale, shift}, relu);
 }
 
 mx::array conv2d_backward_data(const mx::array& g_, const mx::array& w_, Pair in_hw,

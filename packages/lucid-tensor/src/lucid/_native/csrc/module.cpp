@@ -36,6 +36,11 @@ NB_MODULE(_lucid_native, m) {
   m.def("conv2d", &conv2d, nb::arg("x"), nb::arg("w"), nb::arg("b").none(),
         nb::arg("stride"), nb::arg("pads"), nb::arg("dilation"), nb::arg("groups"),
         "NCHW cross-correlation through oneDNN; pads = (top, bottom, left, right).");
+  m.def("conv2d_affine", &conv2d_affine, nb::arg("x"), nb::arg("w"), nb::arg("b").none(),
+        nb::arg("scale"), nb::arg("shift"), nb::arg("relu"), nb::arg("stride"), nb::arg("pads"),
+        nb::arg("dilation"), nb::arg("groups"),
+        "Inference only: act(conv2d(x, w, b) * scale + shift) per output channel, act = ReLU "
+        "when relu, as oneDNN post-ops.");
   m.def("conv2d_backward_data", &conv2d_backward_data, nb::arg("g"), nb::arg("w"),
         nb::arg("in_hw"), nb::arg("stride"), nb::arg("pads"), nb::arg("dilation"),
         nb::arg("groups"), "dL/dx of conv2d from g = dL/dout.");

@@ -15,6 +15,10 @@ using Pads = std::array<int, 4>;  // top, bottom, left, right
 
 mx::array conv2d(const mx::array& x, const mx::array& w, std::optional<mx::array> b,
                  Pair stride, Pads pads, Pair dilation, int groups);
+// inference only: act(conv2d(x, w, b) * scale[o] + shift[o]), act = ReLU when relu
+mx::array conv2d_affine(const mx::array& x, const mx::array& w, std::optional<mx::array> b,
+                        const mx::array& scale, const mx::array& shift, bool relu, Pair stride,
+                        Pads pads, Pair dilation, int groups);
 mx::array conv2d_backward_data(const mx::array& g, const mx::array& w, Pair in_hw,
                                Pair stride, Pads pads, Pair dilation, int groups);
 std::tuple<mx::array, mx::array> conv2d_backward_weights(

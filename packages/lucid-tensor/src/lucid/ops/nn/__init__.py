@@ -7,6 +7,7 @@ from . import adaptive_max_pool as _adaptive_max_pool
 from . import batch_norm as _batch_norm
 from . import channel_dropout as _channel_dropout
 from . import conv as _conv
+from . import conv_batch_norm as _conv_batch_norm
 from . import conv_transpose as _conv_transpose
 from . import distance as _distance
 from . import dropout as _dropout
@@ -21,6 +22,7 @@ from .adaptive_max_pool import *  # noqa: F401,F403
 from .batch_norm import *  # noqa: F401,F403
 from .channel_dropout import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .conv_batch_norm import *  # noqa: F401,F403
 from .conv_transpose import *  # noqa: F401,F403
 from .distance import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
@@ -31,7 +33,7 @@ from .loss import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 
-_MODULES = (_conv, _conv_transpose, _pool, _batch_norm, _dropout, _embedding, _activation,
+_MODULES = (_conv, _conv_batch_norm, _conv_transpose, _pool, _batch_norm, _dropout, _embedding, _activation,
             _adaptive_max_pool, _channel_dropout, _distance, _interpolate, _linear, _loss,
             _normalization)
 __all__ = [name for m in _MODULES for name in m.__all__]

@@ -41,13 +41,16 @@ def _layout(x):
     return axes, shape
 
 
-def _affine(x, r, mean, weight, bias, shape):
-    """Per-channel ``scale`` and ``shift`` so that y = x * scale + shift."""
+def inference_affine(x, running_mean, running_var, weight, bias, eps, shape):
+    """Per-channel ``scale`` and ``shift`` so that y = x * scale + shift with running
+    statistics, in ``x``'s dtype and the broadcast ``shape``; also ``mean`` and ``r``."""
+    mean = running_mean.reshape(shape).astype(mx.float32)
+    r = mx.rsqrt(running_var.reshape(shape).astype(mx.float32) + eps)
     scale = r if weight is None else r * weight.reshape(shape)
     shift = -mean * scale
     if bias is not None:
         shift = shift + bias.reshape(shape)
-    return scale.astype(x.dtype), shift.astype(x.dtype)
+    return scale.astype(x.dtype), shift.astype(x.dtype), mean, r
 
 
 # dx = scale * g - (xc * k + c) in one fused pass over memory instead of four
@@ -137,9 +140,8 @@ def _batch_norm_eval(x, weight, bias, running_mean=None, running_var=None, eps=1
                      relu=False, lib=None):
     """Normalise with fixed statistics: an affine map per channel."""
     axes, shape = _layout(x)
-    mean = running_mean.reshape(shape).astype(mx.float32)
-    r = mx.rsqrt(running_var.reshape(shape).astype(mx.float32) + eps)
-    scale, shift = _affine(x, r, mean, weight, bias, shape)
+    scale, shift, mean, r = inference_affine(x, running_mean, running_var, weight, bias, eps,
+                                             shape)
     if lib is not None and scale.dtype == mx.float32:
         out = lib.batch_norm_eval(x, scale.reshape(-1), shift.reshape(-1), relu)
     else:
