@@ -357,3 +357,16 @@ def test_conv2d_shifted_frozen_weight_and_no_grad(xs):
     with lucid.no_grad():
         out = lucid.conv2d(lucid.tensor(x), lucid.tensor(w, requires_grad=True), padding=1)
     assert_close(out, F.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1), **TOL)
+
+
+@pytest.mark.parametrize("wants", [(True, False, True), (False, True, True), (True, True, False)])
+@pytest.mark.parametrize("case", ["conv1d", "conv1d unbatched", "conv2d unbatched"])
+def test_gradients_of_only_some_inputs(case, wants):
+    """A frozen weight, a constant input or no bias: the others' gradients still match (and
+    nothing is computed for the frozen ones)."""
+    fn = case.split()[0]
+    xs = {"conv1d": (2, 3, 9), "conv1d unbatched": (3, 9), "conv2d unbatched": (3, 7, 6)}[case]
+    ws = (4, 3, 3) if fn == "conv1d" else (4, 3, 3, 3)
+    check_op(lambda x, w, b: getattr(lucid, fn)(x, w, b, padding=1),
+             lambda x, w, b: getattr(F, fn)(x, w, b, padding=1),
+             randn(*xs, seed=1), randn(*ws, seed=2), randn(4, seed=3), grad=list(wants), **TOL)

@@ -57,7 +57,7 @@ def thread_env() -> dict:
     keys = sorted(k for k in os.environ
                   if k.startswith("MALLOC_") or k.endswith("_NUM_THREADS")
                   or k in ("LD_PRELOAD", "LUCID_NO_OPENBLAS", "KMP_AFFINITY", "GOMP_CPU_AFFINITY",
-                           "OMP_WAIT_POLICY"))
+                           "OMP_WAIT_POLICY", "GOMP_SPINCOUNT"))
     return {k: os.environ[k] for k in keys}
 
 

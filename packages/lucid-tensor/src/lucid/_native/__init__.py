@@ -8,10 +8,11 @@ than Linux x86-64, or a failed build (then Lucid warns once, naming the cause an
 on the CPU and for float32 only.
 
 Threads: one count for every kernel, ``LUCID_NUM_THREADS`` or the CPUs this process may
-use. Idle OpenMP threads spin briefly, then sleep (``GOMP_SPINCOUNT=30000``, about a
-millisecond, while the library loads, unless ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY`` is
-set): back-to-back kernels find their threads awake (waking a sleeping thread cost 2-3% of
-a ResNet-18 step), and a spin this short does not take a core from the BLAS that follows.
+use. Idle OpenMP threads spin briefly, then sleep: ``GOMP_SPINCOUNT=30000`` (a third of a
+millisecond by libgomp's reckoning) while the library loads, unless ``GOMP_SPINCOUNT`` or
+``OMP_WAIT_POLICY`` is set. Back-to-back kernels find their threads awake (waking sleeping
+threads cost 2-3% of a ResNet-18 step), and so short a spin leaves the cores to the BLAS
+that follows.
 """
 
 from __future__ import annotations
@@ -160,7 +161,8 @@ def native_info() -> dict:
             onednn_lib=str(tc.onednn_lib), mlx=tc.versions["mlx"],
             nanobind=tc.versions["nanobind"], threads=module.num_threads(),
             omp_wait_policy=_state["omp_wait_policy"],
-            kernels=["conv2d (forward, backward data, backward weights)",
+            kernels=["conv2d (forward, backward data, backward weights; inference with a "
+                     "BatchNorm(+relu) epilogue)",
                      "max_pool2d, avg_pool2d (forward, backward)",
                      "batch_norm (+relu; training forward/backward, inference forward)",
                      "relu, tanh (forward, backward), add+relu, add",

@@ -124,7 +124,8 @@ std::shared_ptr<ConvPrimitives> primitives(const ConvShape& s) {
   return p;
 }
 
-enum class Kind { forward, backward_data, backward_weights };
+// backward: both halves in one primitive, g reordered into the blocked layout once for both
+enum class Kind { forward, backward_data, backward_weights, backward };
 
 // The primitive of one direction, its scratchpad size in bytes and its layouts.
 struct Plan {
@@ -151,6 +152,8 @@ Plan get(const ConvShape& s, Kind kind) {
         p->scratch_data = pd.scratchpad_desc().get_size();
       }
       return {p->bwd_data.get(), p->scratch_data, p->data_layouts};
+    case Kind::backward:  // made by its two halves; run by the primitive itself
+      return {nullptr, 0, {}};
     default:
       if (!p->bwd_weights) {
         dnnl::convolution_backward_weights::primitive_desc pd(
@@ -213,6 +216,7 @@ struct Binder {
 //   forward:          inputs (x, w[, b][, a, s]) -> out
 //   backward_data:    inputs (g, w)      -> dx
 //   backward_weights: inputs (x, g)      -> dw[, db]
+//   backward:         inputs (x, g, w)   -> dx, dw[, db]
 class Conv2d : public NativePrimitive<Conv2d> {
  public:
   Conv2d(mx::Stream stream, ConvShape shape, Kind kind)
@@ -239,6 +243,9 @@ class Conv2d : public NativePrimitive<Conv2d> {
           b.args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
                          wrap(s.channel_md(), in[k + 1]));
         }
+      } else if (kind == Kind::backward) {
+        backward_both(s, strm, in, out);
+        return;
       } else if (kind == Kind::backward_data) {
         b.input(DNNL_ARG_DIFF_DST, s.dst(), l[0], in[0]);
         b.input(DNNL_ARG_WEIGHTS, s.weights(), l[1], in[1]);
@@ -256,8 +263,29 @@ class Conv2d : public NativePrimitive<Conv2d> {
   auto key() const { return std::tuple(kind_, s_.key()); }
 
  private:
+  // dx from (g, w), then dw[, db] from (x, g), sharing g's reordered copy when both halves
+  // take it in the same layout (they do for oneDNN's blocked kernels)
+  static void backward_both(const ConvShape& s, dnnl::stream& strm, Arrays& in, Arrays& out) {
+    Plan data = get(s, Kind::backward_data), weights = get(s, Kind::backward_weights);
+    Binder d{strm};
+    d.input(DNNL_ARG_DIFF_DST, s.dst(), data.layouts[0], in[1]);
+    d.input(DNNL_ARG_WEIGHTS, s.weights(), data.layouts[1], in[2]);
+    d.output(DNNL_ARG_DIFF_SRC, s.src(), data.layouts[2], out[0]);
+    d.run(*data.prim, data.scratch_bytes);
+    Binder w{strm};
+    w.slot = d.slot;  // keeps d's copy of g
+    if (weights.layouts[1] == data.layouts[0])
+      w.args.emplace(DNNL_ARG_DIFF_DST, d.args.at(DNNL_ARG_DIFF_DST));
+    else
+      w.input(DNNL_ARG_DIFF_DST, s.dst(), weights.layouts[1], in[1]);
+    w.input(DNNL_ARG_SRC, s.src(), weights.layouts[0], in[0]);
+    w.output(DNNL_ARG_DIFF_WEIGHTS, s.weights(), weights.layouts[2], out[1]);
+    if (s.bias) w.args.emplace(DNNL_ARG_DIFF_BIAS, wrap(s.bias_md(), out[2]));
+    w.run(*weights.prim, weights.scratch_bytes);
+  }
+
   static constexpr const char* names[] = {"LucidConv2d", "LucidConv2dBackwardData",
-                                          "LucidConv2dBackwardWeights"};
+                                          "LucidConv2dBackwardWeights", "LucidConv2dBackward"};
   ConvShape s_;
   Kind kind_;
 };
@@ -368,6 +396,27 @@ std::tuple<mx::array, mx::array> conv2d_backward_weights(
       {mx::float32, mx::float32}, std::make_shared<Conv2d>(st, s, Kind::backward_weights),
       {x, g});
   return {outs[0], outs[1]};
+}
+
+std::tuple<mx::array, mx::array, mx::array> conv2d_backward(
+    const mx::array& x_, const mx::array& g_, const mx::array& w_, Pair stride, Pads pads,
+    Pair dilation, int groups) {
+  const char* op = "conv2d_backward";
+  auto st = cpu_stream(op);
+  auto [x, g] = dense_4d(op, st, x_, "input", g_, "gradient");
+  check_ndim(w_, 4, "weight", op);
+  auto w = dense_f32(w_, op, st);
+  auto s = make_shape(x.shape(0), x.shape(1), x.shape(2), x.shape(3), w.shape(0), w.shape(2),
+                      w.shape(3), stride, pads, dilation, groups, true, op);
+  if (s.ho != g.shape(2) || s.wo != g.shape(3) || g.shape(0) != s.n || g.shape(1) != s.o ||
+      w.shape(1) * groups != x.shape(1))
+    throw std::invalid_argument("conv2d_backward: input, gradient and weight shapes disagree");
+  get(s, Kind::backward_data);
+  get(s, Kind::backward_weights);
+  auto outs = mx::array::make_arrays(
+      {x.shape(), w.shape(), {(int)s.o}}, {mx::float32, mx::float32, mx::float32},
+      std::make_shared<Conv2d>(st, s, Kind::backward), {x, g, w});
+  return {outs[0], outs[1], outs[2]};
 }
 
 }  // namespace lucid_native

@@ -48,6 +48,9 @@ NB_MODULE(_lucid_native, m) {
         nb::arg("kernel"), nb::arg("stride"), nb::arg("pads"), nb::arg("dilation"),
         nb::arg("groups"), "(dL/dW, dL/db) of conv2d from its input and g = dL/dout.");
 
+  m.def("conv2d_backward", &conv2d_backward, nb::arg("x"), nb::arg("g"), nb::arg("w"),
+        nb::arg("stride"), nb::arg("pads"), nb::arg("dilation"), nb::arg("groups"),
+        "(dL/dx, dL/dW, dL/db) of conv2d from its input, g = dL/dout and its weight.");
   m.def("pool2d", &pool2d, nb::arg("x"), nb::arg("alg"), nb::arg("kernel"), nb::arg("stride"),
         nb::arg("pads"), nb::arg("dilation"),
         "(out, workspace) of pooling; alg 0 max, 1 average with padding, 2 without.");

@@ -25,6 +25,11 @@ std::tuple<mx::array, mx::array> conv2d_backward_weights(
     const mx::array& x, const mx::array& g, Pair kernel, Pair stride, Pads pads,
     Pair dilation, int groups);
 
+// (dx, dw, db) at once: g reordered into the kernels' layout once for both halves
+std::tuple<mx::array, mx::array, mx::array> conv2d_backward(
+    const mx::array& x, const mx::array& g, const mx::array& w, Pair stride, Pads pads,
+    Pair dilation, int groups);
+
 // alg: 0 max, 1 average counting padding, 2 average over real pixels only
 std::tuple<mx::array, mx::array> pool2d(const mx::array& x, int alg, Pair kernel, Pair stride,
                                         Pads pads, Pair dilation);

@@ -72,10 +72,11 @@ def _input_grad_algorithm(w_shape, stride, dilation, groups, in_hw, dtype):
     return ("winograd", m) if m else ("im2col", None)
 
 
-def conv_forward(x, w, b, stride, dilation, pads, groups, weight_grad=True):
+def conv_forward(x, w, b, stride, dilation, pads, groups, weight_grad=True, x_grad=True):
     """``x`` ``(N, C, H, W)``, ``w`` ``(O, C/G, kh, kw)`` -> (NCHW output, backward).
 
     ``weight_grad``: whether ``dW`` may be asked for; if not, nothing is kept for it.
+    ``x_grad``: whether ``dx`` may be (if not, the native backward does not compute it).
     """
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
@@ -85,7 +86,8 @@ def conv_forward(x, w, b, stride, dilation, pads, groups, weight_grad=True):
     algorithm, arg = _algorithm(x, w, b, stride, dilation, pads, groups, (ho, wo), weight_grad)
     if algorithm == "native":
         try:
-            return _native_forward(arg, x, w, b, stride, dilation, pads, groups, weight_grad)
+            return _native_forward(arg, x, w, b, stride, dilation, pads, groups, weight_grad,
+                                   x_grad)
         except RuntimeError:  # a configuration oneDNN does not take: the MLX-ops path
             algorithm, arg = _algorithm(x, w, b, stride, dilation, pads, groups, (ho, wo),
                                         weight_grad, native=False)
@@ -122,18 +124,22 @@ def conv_forward(x, w, b, stride, dilation, pads, groups, weight_grad=True):
     return out, backward
 
 
-def _native_forward(lib, x, w, b, stride, dilation, pads, groups, weight_grad):
-    """oneDNN's convolution and its two backward primitives (``lucid._native``)."""
+def _native_forward(lib, x, w, b, stride, dilation, pads, groups, weight_grad, x_grad):
+    """oneDNN's convolution and its backward: ``dx`` and ``dW`` from one primitive when
+    both may be asked for (``g`` is reordered once), else the half that may."""
     args = (stride, pads, dilation, groups)
     out = lib.conv2d(x, w, b, *args)
     kept = x if weight_grad else None  # the input only when dW may be asked for
     in_hw, kernel = tuple(x.shape[2:]), tuple(w.shape[2:])
 
     def backward(g):
-        dx = lib.conv2d_backward_data(g, w, in_hw, *args)
-        dw = db = None
-        if kept is not None:
+        dx = dw = db = None
+        if kept is not None and x_grad:
+            dx, dw, db = lib.conv2d_backward(kept, g, w, *args)
+        elif kept is not None:
             dw, db = lib.conv2d_backward_weights(kept, g, kernel, *args)
+        else:
+            dx = lib.conv2d_backward_data(g, w, in_hw, *args)
         if b is None:
             db = None
         elif db is None:
@@ -192,9 +198,9 @@ def input_grad(gc, w, in_nhw, out_hw, stride, dilation, pads, groups):
     return col2im(dcols, (h, wd), stride, dilation, (pads[0], pads[2]))
 
 
-def wants_weight_grad(weight) -> bool:
-    """Whether the backward may ask for ``dW`` (grad mode on and the weight requires grad)."""
-    return autograd.is_grad_enabled() and weight.requires_grad
+def wants_grad(t) -> bool:
+    """Whether the backward may ask for ``t``'s gradient (grad mode on and ``t`` requires it)."""
+    return autograd.is_grad_enabled() and t.requires_grad
 
 
 def check_dtypes(name, x, w, bias):
@@ -263,31 +269,32 @@ def conv_args(name, x, w, bias, stride, padding, dilation, groups, spatial):
 
 
 @op("conv2d")
-def _conv2d(x, w, b, stride, pads, dilation, groups, weight_grad):
+def _conv2d(x, w, b, stride, pads, dilation, groups, weight_grad, x_grad):
     batched = x.ndim == 4
     out, backward = conv_forward(x if batched else x[None], w, b, stride, dilation, pads, groups,
-                                 weight_grad)
+                                 weight_grad, x_grad)
     if batched:
         return out, backward
 
     def unbatched_backward(g):
         dx, dw, db = backward(g[None])
-        return dx[0], dw, db
+        return None if dx is None else dx[0], dw, db
 
     return out[0], unbatched_backward
 
 
 @op("conv1d")
-def _conv1d(x, w, b, stride, pads, dilation, groups, weight_grad):
+def _conv1d(x, w, b, stride, pads, dilation, groups, weight_grad, x_grad):
     x4 = x[:, :, None, :] if x.ndim == 3 else x[None, :, None, :]
     out, backward = conv_forward(x4, w[:, :, None, :], b, stride, dilation, pads, groups,
-                                 weight_grad)
+                                 weight_grad, x_grad)
     out = out[:, :, 0, :] if x.ndim == 3 else out[0, :, 0, :]
 
     def backward_1d(g):
         g4 = g[:, :, None, :] if x.ndim == 3 else g[None, :, None, :]
         dx, dw, db = backward(g4)
-        return dx.reshape(x.shape), dw[:, :, 0, :], db
+        return (None if dx is None else dx.reshape(x.shape),
+                None if dw is None else dw[:, :, 0, :], db)
 
     return out, backward_1d
 
@@ -301,7 +308,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> T
     """
     stride, pads, dilation, groups = conv_args("conv2d", x, weight, bias, stride, padding,
                                                dilation, groups, spatial=2)
-    return _conv2d(x, weight, bias, stride, pads, dilation, groups, wants_weight_grad(weight))
+    return _conv2d(x, weight, bias, stride, pads, dilation, groups, wants_grad(weight),
+                   wants_grad(x))
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
@@ -311,7 +319,8 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> T
     """
     stride, pads, dilation, groups = conv_args("conv1d", x, weight, bias, stride, padding,
                                                dilation, groups, spatial=1)
-    return _conv1d(x, weight, bias, stride, pads, dilation, groups, wants_weight_grad(weight))
+    return _conv1d(x, weight, bias, stride, pads, dilation, groups, wants_grad(weight),
+                   wants_grad(x))
 
 
 __all__ = ["conv1d", "conv2d"]
