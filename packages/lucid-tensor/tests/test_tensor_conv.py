@@ -359,7 +359,8 @@ def test_conv2d_shifted_frozen_weight_and_no_grad(xs):
     assert_close(out, F.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1), **TOL)
 
 
-@pytest.mark.parametrize("wants", [(True, False, True), (False, True, True), (True, True, False)])
+@pytest.mark.parametrize("wants", [(True, False, True), (False, True, True), (True, True, False),
+                                   (False, False, True)])
 @pytest.mark.parametrize("case", ["conv1d", "conv1d unbatched", "conv2d unbatched"])
 def test_gradients_of_only_some_inputs(case, wants):
     """A frozen weight, a constant input or no bias: the others' gradients still match (and

@@ -115,9 +115,9 @@ std::shared_ptr<ConvPrimitives> primitives(const ConvShape& s) {
   // forward_training for the epilogue too: for inference oneDNN 3.2 picks brgconv in NHWC,
   // whose reorders from and to NCHW cost more than the channel-blocked kernels' (measured)
   p->fwd_pd = dnnl::convolution_forward::primitive_desc(
-      engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(true), s.weights(true),
-      s.bias_md(), s.dst(true), s.strides(), s.dilates(), s.pad_l(), s.pad_r(),
-      s.forward_attr());
+      engine(), dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+      s.src(true), s.weights(true), s.bias_md(), s.dst(true), s.strides(), s.dilates(),
+      s.pad_l(), s.pad_r(), s.forward_attr());
   p->scratch_fwd = p->fwd_pd.scratchpad_desc().get_size();
   p->fwd_layouts = {p->fwd_pd.src_desc(), p->fwd_pd.weights_desc(), p->fwd_pd.dst_desc()};
   cache.emplace(s, p);

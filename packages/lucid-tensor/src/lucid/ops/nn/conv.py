@@ -138,7 +138,7 @@ def _native_forward(lib, x, w, b, stride, dilation, pads, groups, weight_grad, x
             dx, dw, db = lib.conv2d_backward(kept, g, w, *args)
         elif kept is not None:
             dw, db = lib.conv2d_backward_weights(kept, g, kernel, *args)
-        else:
+        elif x_grad:
             dx = lib.conv2d_backward_data(g, w, in_hw, *args)
         if b is None:
             db = None
