@@ -61,8 +61,8 @@ def conv_bn(conv: nn.Module, bn: nn.Module, x: Tensor, relu: nn.Module | None = 
     (``lucid.conv2d_batch_norm``), when all are the plain modules (zero padding) and none is
     watched, as in ``bn_relu``; otherwise the convolution, then ``bn_relu`` or ``bn``."""
     watched = (conv, bn) if relu is None else (conv, bn, relu)
-    if (type(conv) is nn.Conv2d and type(bn) is nn.BatchNorm2d and conv.padding_mode == "zeros"
-            and (relu is None or type(relu) is nn.ReLU) and not bn.training
+    if (not bn.training and type(conv) is nn.Conv2d and type(bn) is nn.BatchNorm2d
+            and (relu is None or type(relu) is nn.ReLU) and conv.padding_mode == "zeros"
             and bn.running_mean is not None and _unwatched(*watched)):
         return lucid.conv2d_batch_norm(x, conv.weight, conv.bias, bn.running_mean,
                                        bn.running_var, bn.weight, bn.bias, bn.eps,
