@@ -332,6 +332,8 @@ def main(argv=None) -> int:
     except Exception as err:  # a rank records why it failed: the parent names the first lost
         if not ranked:
             raise
+        # a launcher stopping the ranks must not cut the traceback, and so the result, short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         traceback.print_exc()
         result = {"ok": False, "exit_code": CompareError.exit_code,
                   "error": f"{type(err).__name__}: {err}"}
