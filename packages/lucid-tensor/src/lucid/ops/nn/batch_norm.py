@@ -41,6 +41,14 @@ def _layout(x):
     return axes, shape
 
 
+def check_per_channel(op: str, c: int, against: str, **vectors) -> None:
+    """Each of ``vectors`` given is of shape ``(c,)``; else a ShapeError naming it."""
+    for name, t in vectors.items():
+        if t is not None and tuple(t.shape) != (c,):
+            raise ShapeError(f"{op}: {name} has shape {tuple(t.shape)}, expected ({c},) for "
+                             f"{against}")
+
+
 def inference_affine(x, running_mean, running_var, weight, bias, eps, shape):
     """Per-channel ``scale`` and ``shift`` so that y = x * scale + shift with running
     statistics, in ``x``'s dtype and the broadcast ``shape``; also ``mean`` and ``r``."""
@@ -178,11 +186,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if input.ndim < 2:
         raise ShapeError(f"batch_norm: input must be (N, C, *), got shape {input.shape}")
     c = input.shape[1]
-    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
-                    ("running_var", running_var)):
-        if t is not None and t.shape != (c,):
-            raise ShapeError(f"batch_norm: {name} has shape {t.shape}, expected ({c},) for "
-                             f"input of shape {input.shape}")
+    check_per_channel("batch_norm", c, f"input of shape {input.shape}", weight=weight,
+                      bias=bias, running_mean=running_mean, running_var=running_var)
     lib = _native_kernels(input, weight, bias)
     if not training and running_mean is not None and running_var is not None:
         return _batch_norm_eval(input, weight, bias, running_mean=running_mean._data,

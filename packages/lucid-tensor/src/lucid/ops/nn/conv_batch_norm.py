@@ -17,9 +17,9 @@ import mlx.core as mx
 
 from ... import _native, autograd
 from ..._tensor import Tensor
-from ...errors import ArgumentError, ShapeError
+from ...errors import ArgumentError
 from ...function import op
-from .batch_norm import batch_norm, inference_affine
+from .batch_norm import batch_norm, check_per_channel, inference_affine
 from .conv import conv2d, conv_args, conv_forward
 
 __all__ = ["conv2d_batch_norm"]
@@ -63,11 +63,8 @@ def conv2d_batch_norm(x: Tensor, weight: Tensor, bias: Tensor | None, running_me
                           eps=eps, relu=relu)
     stride, pads, dilation, groups = conv_args("conv2d_batch_norm", x, weight, bias, stride,
                                                padding, dilation, groups, spatial=2)
-    o = weight.shape[0]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var),
-                    ("bn_weight", bn_weight), ("bn_bias", bn_bias)):
-        if t is not None and tuple(t.shape) != (o,):
-            raise ShapeError(f"conv2d_batch_norm: {name} has shape {tuple(t.shape)}, expected "
-                             f"({o},) for weight of shape {tuple(weight.shape)}")
+    check_per_channel("conv2d_batch_norm", weight.shape[0],
+                      f"weight of shape {tuple(weight.shape)}", running_mean=running_mean,
+                      running_var=running_var, bn_weight=bn_weight, bn_bias=bn_bias)
     return _conv2d_batch_norm(x, weight, bias, running_mean, running_var, bn_weight, bn_bias,
                               stride, pads, dilation, groups, eps, relu)
